@@ -1,0 +1,113 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "siprecd",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "siprecd", targets: ["siprecd"]),
+        .library(name: "SIPCore", targets: ["SIPCore"]),
+        .library(name: "SIPStack", targets: ["SIPStack"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+    ],
+    targets: [
+        // Pure SIP message model, parser, serializer and multipart splitter.
+        .target(
+            name: "SIPCore",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // SDP model and parser (pure).
+        .target(name: "SDP"),
+        // Transactions and dialogs (pure state machines) and the NIO transports.
+        .target(
+            name: "SIPStack",
+            dependencies: [
+                "SIPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // Composition: configuration, the session controller, buildApplication.
+        .target(
+            name: "SIPRECServer",
+            dependencies: [
+                "SIPCore",
+                "SDP",
+                "SIPStack",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ]
+        ),
+        .executableTarget(
+            name: "siprecd",
+            dependencies: [
+                "SIPRECServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // libFuzzer entry point for the SIP parser and multipart splitter; built only by
+        // `make fuzz` with -sanitize=fuzzer in its own build folder.
+        .executableTarget(
+            name: "SIPFuzz",
+            dependencies: ["SIPCore"]
+        ),
+        // Parser throughput and allocation benchmark (release build, `make bench-parse`).
+        .executableTarget(
+            name: "siprec-bench",
+            dependencies: [
+                "SIPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            path: "bench/Sources/siprec-bench"
+        ),
+        .testTarget(
+            name: "SIPCoreTests",
+            dependencies: ["SIPCore"],
+            resources: []
+        ),
+        .testTarget(
+            name: "SIPStackTests",
+            dependencies: [
+                "SIPStack", "SIPCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SIPRECServerTests",
+            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPStack"]
+        ),
+        .testTarget(
+            name: "IntegrationTests",
+            dependencies: [
+                "SIPRECServer", "SIPStack", "SIPCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

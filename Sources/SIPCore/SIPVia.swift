@@ -1,0 +1,106 @@
+/// One Via value (RFC 3261 §20.42): `SIP/2.0/UDP host:port;branch=…;rport;received=…`.
+public struct SIPVia: Hashable, Sendable, CustomStringConvertible {
+    public var transport: String
+    public var host: String
+    public var port: Int?
+    public var parameters: [SIPParameter]
+
+    public init(transport: String, host: String, port: Int?, parameters: [SIPParameter]) {
+        self.transport = transport
+        self.host = host
+        self.port = port
+        self.parameters = parameters
+    }
+
+    public var branch: String? { parameters.parameter("branch") ?? nil }
+    public var received: String? { parameters.parameter("received") ?? nil }
+    /// `nil` when absent, `.some(nil)` when present without a value (a request for RFC 3581).
+    public var rport: String?? { parameters.parameter("rport") }
+
+    /// The RFC 3261 magic cookie marks a branch as globally unique (§8.1.1.7).
+    public var hasRFC3261Branch: Bool { branch?.hasPrefix("z9hG4bK") ?? false }
+
+    public var description: String {
+        var out = "SIP/2.0/" + transport + " " + host
+        if let port { out += ":\(port)" }
+        out += parameters.serialized()
+        return out
+    }
+
+    public enum ParseError: Error, Sendable { case invalid }
+
+    public init(parsing text: some StringProtocol) throws(ParseError) {
+        let text = Substring(text).trimmingSIPWhitespace()
+        // sent-protocol is three tokens separated by '/', with optional LWS around the slashes.
+        var slashes = 0
+        let utf8 = text.utf8
+        var index = utf8.startIndex
+        var protocolBytes: [UInt8] = []
+        while index != utf8.endIndex {
+            let byte = utf8[index]
+            if byte == UInt8(ascii: "/") { slashes += 1 }
+            if slashes == 2, byte != UInt8(ascii: "/"), byte != 0x20, byte != 0x09 {
+                // Read the transport token.
+                break
+            }
+            if byte != 0x20 && byte != 0x09 { protocolBytes.append(byte) }
+            index = utf8.index(after: index)
+        }
+        guard slashes == 2, String(decoding: protocolBytes, as: UTF8.self).uppercased() == "SIP/2.0/" else { throw .invalid }
+        let transportStart = index
+        while index != utf8.endIndex, utf8[index] != 0x20, utf8[index] != 0x09 { index = utf8.index(after: index) }
+        let transportToken = Substring(utf8[transportStart..<index])
+        guard !transportToken.isEmpty else { throw .invalid }
+        transport = transportToken.uppercased()
+        let sentByAndParams = Substring(utf8[index...]).trimmingSIPWhitespace()
+        var sentBy = sentByAndParams
+        parameters = []
+        if let semi = sentByAndParams.utf8.firstIndex(of: UInt8(ascii: ";")) {
+            sentBy = Substring(sentByAndParams.utf8[sentByAndParams.utf8.startIndex..<semi])
+            parameters = [SIPParameter].parse(Substring(sentByAndParams.utf8[sentByAndParams.utf8.index(after: semi)...]))
+        }
+        do {
+            (host, port) = try SIPURI.splitHostPort(sentBy)
+        } catch {
+            throw .invalid
+        }
+    }
+}
+
+/// CSeq (RFC 3261 §20.16): a sequence number below 2**31 and the request method.
+public struct SIPCSeq: Hashable, Sendable, CustomStringConvertible {
+    public var number: UInt32
+    public var method: SIPMethod
+
+    public init(number: UInt32, method: SIPMethod) {
+        self.number = number
+        self.method = method
+    }
+
+    public var description: String { "\(number) \(method.rawValue)" }
+
+    public enum ParseError: Error, Sendable { case invalid }
+
+    public init(parsing text: some StringProtocol) throws(ParseError) {
+        let parts = Substring(text).split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard parts.count == 2, let number = UInt32(parts[0]), number < 0x8000_0000,
+              parts[1].utf8.allSatisfy(SIPGrammar.isTokenByte) else { throw .invalid }
+        self.number = number
+        self.method = SIPMethod(String(parts[1]))
+    }
+}
+
+enum SIPGrammar {
+    /// RFC 3261 §25.1 token characters.
+    static func isTokenByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "!"), UInt8(ascii: "%"), UInt8(ascii: "*"),
+             UInt8(ascii: "_"), UInt8(ascii: "+"), UInt8(ascii: "`"), UInt8(ascii: "'"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+}

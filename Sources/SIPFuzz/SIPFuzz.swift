@@ -1,0 +1,68 @@
+import NIOCore
+import SIPCore
+
+/// Feeds arbitrary bytes to every parser that sees network input: the datagram parser, the
+/// stream framer (whole and split in two), URI/address/Via parsing of what parsed, and the
+/// multipart splitter. Any crash, hang or sanitizer report is a bug.
+enum SIPFuzzHarness {
+    static func run(_ bytes: UnsafeRawBufferPointer) {
+        let buffer = ByteBuffer(bytes: bytes)
+        let parser = SIPMessageParser(limits: SIPParserLimits(maxMessageSize: 8192, maxHeaderSectionSize: 4096, maxHeaderCount: 64))
+        if case .message(let message)? = try? parser.parse(datagram: buffer) {
+            exercise(message)
+        }
+        var framer = SIPStreamFramer(parser: parser)
+        var stream = buffer
+        var frames = 0
+        while frames < 64, let frame = try? framer.next(&stream), frame != .needMoreData {
+            frames += 1
+        }
+        // The same bytes in two pieces must not upset the framer either.
+        if bytes.count > 1 {
+            var split = SIPStreamFramer(parser: parser)
+            var first = ByteBuffer(bytes: bytes[0..<(bytes.count / 2)])
+            _ = try? split.next(&first)
+            var rest = ByteBuffer(bytes: bytes[(bytes.count / 2)...])
+            first.writeBuffer(&rest)
+            _ = try? split.next(&first)
+        }
+        _ = try? MultipartBody.split(buffer, contentType: "multipart/mixed;boundary=unique-boundary-1")
+    }
+
+    static func exercise(_ message: SIPMessage) {
+        let headers = message.headers
+        for field in headers {
+            _ = SIPHeaders.splitList(field.value)
+        }
+        _ = headers.values(.via).map { try? SIPVia(parsing: $0) }
+        _ = headers[.from].map { try? SIPAddress(parsing: $0) }
+        _ = headers[.to].map { try? SIPAddress(parsing: $0) }
+        _ = headers.values(.contact).map { try? SIPAddress(parsing: $0) }
+        if let type = headers[.contentType], let body = message.body {
+            _ = try? MultipartBody.split(body, contentType: type)
+        }
+        _ = message.serialized()
+    }
+}
+
+#if FUZZING
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzSIP(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
+    SIPFuzzHarness.run(UnsafeRawBufferPointer(start: data, count: size))
+    return 0
+}
+#else
+import Foundation
+
+/// Without -DFUZZING: replays the files given as arguments through the harness.
+@main
+struct SIPFuzzReplay {
+    static func main() throws {
+        for path in CommandLine.arguments.dropFirst() {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data.withUnsafeBytes { SIPFuzzHarness.run($0) }
+            print("ok \(path)")
+        }
+    }
+}
+#endif

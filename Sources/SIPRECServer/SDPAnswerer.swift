@@ -1,0 +1,100 @@
+import SDP
+
+/// Builds this recorder's SDP: the answer to an SRC's offer (one answer m-line per offered
+/// m-line, in order, RFC 3264 §6) and our own offer for delayed-offer INVITEs.
+public struct SDPAnswerer: Sendable {
+    /// Static payload types we can record, and encoding names for dynamic ones.
+    static let staticPayloads: [String: String] = ["0": "PCMU", "8": "PCMA", "9": "G722", "18": "G729"]
+    static let recordableEncodings: Set<String> = ["PCMU", "PCMA", "G722", "G729", "OPUS", "L16", "G726-16", "G726-24", "G726-32", "G726-40", "AAL2-G726-16", "AAL2-G726-24", "AAL2-G726-32", "AAL2-G726-40"]
+
+    public var address: String
+    public var sessionID: UInt64
+
+    public init(address: String, sessionID: UInt64 = UInt64.random(in: 1...UInt64(Int64.max))) {
+        self.address = address
+        self.sessionID = sessionID
+    }
+
+    /// Whether an offered m-line is an audio stream we can record now.
+    public static func isRecordable(_ media: SessionDescription.Media) -> Bool {
+        guard media.type.lowercased() == "audio", media.port != 0 else { return false }
+        // SRTP arrives with the media engine; until then only plain RTP profiles are recordable.
+        guard ["RTP/AVP", "RTP/AVPF"].contains(media.proto.uppercased()) else { return false }
+        return chooseCodec(media) != nil
+    }
+
+    static func encodingName(_ payload: String, in media: SessionDescription.Media) -> String? {
+        for rtpmap in media.attributes("rtpmap") {
+            let parts = rtpmap.split(separator: " ", maxSplits: 1)
+            if parts.count == 2, parts[0] == payload {
+                return parts[1].split(separator: "/").first.map { $0.uppercased() }
+            }
+        }
+        return staticPayloads[payload]
+    }
+
+    static func chooseCodec(_ media: SessionDescription.Media) -> String? {
+        media.formats.first { format in
+            guard let name = encodingName(format, in: media) else { return false }
+            return recordableEncodings.contains(name)
+        }
+    }
+
+    /// The answer; `ports[i]` is the port for offered m-line i, nil to reject it (port 0).
+    public func answer(to offer: SessionDescription, ports: [Int?], version: UInt64 = 1) -> SessionDescription {
+        var media: [SessionDescription.Media] = []
+        for (index, offered) in offer.media.enumerated() {
+            guard let port = index < ports.count ? ports[index] : nil, let codec = SDPAnswerer.chooseCodec(offered) else {
+                // RFC 3264 §6: a rejected stream keeps its m-line with port 0.
+                media.append(SessionDescription.Media(type: offered.type, port: 0, proto: offered.proto,
+                                                      formats: offered.formats.isEmpty ? ["0"] : [offered.formats[0]]))
+                continue
+            }
+            var formats = [codec]
+            var lines: [SessionDescription.Line] = []
+            for format in formats { lines += SDPAnswerer.formatLines(format, from: offered) }
+            if let dtmf = offered.formats.first(where: { SDPAnswerer.encodingName($0, in: offered) == "TELEPHONE-EVENT" }) {
+                formats.append(dtmf)
+                lines += SDPAnswerer.formatLines(dtmf, from: offered)
+            }
+            // We only receive: recvonly, or inactive when the SRC is not sending (RFC 3264 §6.1).
+            let direction: SessionDescription.Direction = (offered.direction == .inactive || offered.direction == .recvonly) ? .inactive : .recvonly
+            lines.append(SessionDescription.Line("a", direction.rawValue))
+            if let label = offered.label { lines.append(SessionDescription.Line("a", "label:\(label)")) }
+            media.append(SessionDescription.Media(type: offered.type, port: port, proto: offered.proto, formats: formats, lines: lines))
+        }
+        return SessionDescription(sessionLines: sessionLines(version: version), media: media)
+    }
+
+    /// Our offer when the INVITE had no SDP (delayed offer, as CUCM sends).
+    public func offer(port: Int, version: UInt64 = 1) -> SessionDescription {
+        let lines: [SessionDescription.Line] = [
+            .init("a", "rtpmap:0 PCMU/8000"), .init("a", "rtpmap:8 PCMA/8000"), .init("a", "rtpmap:9 G722/8000"),
+            .init("a", "rtpmap:18 G729/8000"), .init("a", "fmtp:18 annexb=no"),
+            .init("a", "rtpmap:101 telephone-event/8000"), .init("a", "fmtp:101 0-15"), .init("a", "recvonly"),
+        ]
+        let media = SessionDescription.Media(type: "audio", port: port, proto: "RTP/AVP", formats: ["0", "8", "9", "18", "101"], lines: lines)
+        return SessionDescription(sessionLines: sessionLines(version: version), media: [media])
+    }
+
+    private func sessionLines(version: UInt64) -> [SessionDescription.Line] {
+        let family = address.contains(":") ? "IP6" : "IP4"
+        return [
+            .init("v", "0"),
+            .init("o", "siprecd \(sessionID) \(version) IN \(family) \(address)"),
+            .init("s", "siprecd"),
+            .init("c", "IN \(family) \(address)"),
+            .init("t", "0 0"),
+        ]
+    }
+
+    static func formatLines(_ format: String, from media: SessionDescription.Media) -> [SessionDescription.Line] {
+        var lines: [SessionDescription.Line] = []
+        for name in ["rtpmap", "fmtp"] {
+            for value in media.attributes(name) where value.split(separator: " ", maxSplits: 1).first.map(String.init) == format {
+                lines.append(.init("a", "\(name):\(value)"))
+            }
+        }
+        return lines
+    }
+}

@@ -1,0 +1,48 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import SIPCore
+import SIPStack
+
+/// Runs the SIP listeners until graceful shutdown. Everything SIP happens on one event loop.
+public final class SIPService: Service, @unchecked Sendable {
+    public let core: SIPServerCore
+    public let controller: RecordingSessionController
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+    private let onListening: (@Sendable ([SIPListenAddress]) -> Void)?
+
+    public init(configuration: ServerConfiguration, logger: Logger, eventLoop: EventLoop,
+                onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil) {
+        self.configuration = configuration
+        self.logger = logger
+        self.onListening = onListening
+        let endpointConfiguration = SIPEndpointConfiguration(
+            timers: configuration.timers,
+            trustedNetworks: configuration.trustedNetworks,
+            advertisedHost: configuration.advertisedHost
+        )
+        core = SIPServerCore(eventLoop: eventLoop, configuration: endpointConfiguration, logger: logger)
+        controller = RecordingSessionController(configuration: configuration, logger: logger)
+        core.application = controller
+    }
+
+    public func run() async throws {
+        let settings = SIPListeners.Settings(limits: configuration.limits, tls: configuration.tls,
+                                             incompleteMessageTimeout: configuration.incompleteMessageTimeout)
+        let channels = try await SIPListeners.bind(configuration.sipListen, core: core, settings: settings)
+        var bound: [SIPListenAddress] = []
+        for (address, channel) in zip(configuration.sipListen, channels) {
+            let actual = SIPListenAddress(transport: address.transport, host: address.host,
+                                          port: channel.localAddress?.port ?? address.port)
+            bound.append(actual)
+            logger.info("listening", metadata: ["sip": "\(actual)"])
+        }
+        onListening?(bound)
+        try? await gracefulShutdown()
+        logger.info("SIP listeners closing")
+        for channel in channels { try? await channel.close() }
+        try? await core.eventLoop.submit { [core] in core.cancelAllTimers() }.get()
+    }
+}

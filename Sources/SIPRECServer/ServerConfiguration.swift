@@ -1,0 +1,184 @@
+import Foundation
+import Logging
+import SIPCore
+import SIPStack
+import Yams
+
+/// Everything siprecd can be told, with the embedded defaults. Sources, lowest first: these
+/// defaults, the YAML file (`config/siprecd.yaml` documents every key), then command-line flags.
+public struct ServerConfiguration: Sendable {
+    public var sipListen: [SIPListenAddress] = [
+        SIPListenAddress(transport: .udp, host: "0.0.0.0", port: 5060),
+        SIPListenAddress(transport: .tcp, host: "0.0.0.0", port: 5060),
+    ]
+    public var httpListen: String = "127.0.0.1:8080"
+    public var dataDirectory: String = "./var"
+    public var rtpPorts: ClosedRange<Int> = 20000...39999
+    public var advertisedHost: String?
+    public var trustedNetworks: TrustedNetworks = .everyone
+    public var timers = SIPTimerConfiguration()
+    public var limits = SIPParserLimits()
+    public var incompleteMessageTimeout: Duration = .seconds(10)
+    /// Delay before INVITEs are answered (0 in production; tests use it to exercise CANCEL).
+    public var answerDelay: Duration = .zero
+    public var maxConcurrentCalls = 10_000
+    public var tls: SIPTLSConfiguration?
+    public var logLevel: Logger.Level = .info
+
+    public init() {}
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public var key: String
+        public var problem: String
+        public var description: String { "configuration \(key): \(problem)" }
+    }
+
+    // MARK: - YAML
+
+    struct File: Decodable {
+        struct SIP: Decodable {
+            struct Timers: Decodable {
+                var t1Ms: Int?
+                var t2Ms: Int?
+                var t4Ms: Int?
+                enum CodingKeys: String, CodingKey { case t1Ms = "t1-ms", t2Ms = "t2-ms", t4Ms = "t4-ms" }
+            }
+            struct Limits: Decodable {
+                var maxMessageSize: Int?
+                var maxHeaderSectionSize: Int?
+                var maxHeaderCount: Int?
+                enum CodingKeys: String, CodingKey {
+                    case maxMessageSize = "max-message-size", maxHeaderSectionSize = "max-header-section-size", maxHeaderCount = "max-header-count"
+                }
+            }
+            struct TLS: Decodable {
+                var certificate: String?
+                var privateKey: String?
+                var clientCA: String?
+                var requireClientCertificate: Bool?
+                var handshakeTimeoutMs: Int?
+                enum CodingKeys: String, CodingKey {
+                    case certificate, privateKey = "private-key", clientCA = "client-ca"
+                    case requireClientCertificate = "require-client-certificate", handshakeTimeoutMs = "handshake-timeout-ms"
+                }
+            }
+            var listen: [String]?
+            var advertisedHost: String?
+            var trustedNetworks: [String]?
+            var timers: Timers?
+            var limits: Limits?
+            var incompleteMessageTimeoutMs: Int?
+            var answerDelayMs: Int?
+            var maxConcurrentCalls: Int?
+            var tls: TLS?
+            enum CodingKeys: String, CodingKey {
+                case listen, advertisedHost = "advertised-host", trustedNetworks = "trusted-networks", timers, limits
+                case incompleteMessageTimeoutMs = "incomplete-message-timeout-ms", answerDelayMs = "answer-delay-ms"
+                case maxConcurrentCalls = "max-concurrent-calls", tls
+            }
+        }
+        struct HTTP: Decodable { var listen: String? }
+        struct Media: Decodable {
+            var rtpPorts: String?
+            enum CodingKeys: String, CodingKey { case rtpPorts = "rtp-ports" }
+        }
+        struct Log: Decodable { var level: String? }
+        var sip: SIP?
+        var http: HTTP?
+        var dataDir: String?
+        var media: Media?
+        var log: Log?
+        enum CodingKeys: String, CodingKey { case sip, http, dataDir = "data-dir", media, log }
+    }
+
+    /// Applies a YAML document on top of the current values.
+    public mutating func apply(yaml text: String) throws {
+        let file: File
+        do {
+            file = try YAMLDecoder().decode(File.self, from: text.isEmpty ? "{}" : text)
+        } catch {
+            throw Error(key: "(file)", problem: "not valid YAML for siprecd: \(error)")
+        }
+        if let sip = file.sip {
+            if let listen = sip.listen { try setSIPListen(listen) }
+            if let host = sip.advertisedHost { advertisedHost = host }
+            if let networks = sip.trustedNetworks {
+                guard let parsed = TrustedNetworks(parsing: networks) else {
+                    throw Error(key: "sip.trusted-networks", problem: "every entry must be an address or CIDR network")
+                }
+                trustedNetworks = parsed
+            }
+            if let t = sip.timers {
+                if let v = t.t1Ms { timers.t1 = try Self.milliseconds(v, key: "sip.timers.t1-ms", minimum: 1) }
+                if let v = t.t2Ms { timers.t2 = try Self.milliseconds(v, key: "sip.timers.t2-ms", minimum: 1) }
+                if let v = t.t4Ms { timers.t4 = try Self.milliseconds(v, key: "sip.timers.t4-ms", minimum: 1) }
+            }
+            if let l = sip.limits {
+                if let v = l.maxMessageSize { limits.maxMessageSize = try Self.positive(v, key: "sip.limits.max-message-size", minimum: 1024) }
+                if let v = l.maxHeaderSectionSize { limits.maxHeaderSectionSize = try Self.positive(v, key: "sip.limits.max-header-section-size", minimum: 512) }
+                if let v = l.maxHeaderCount { limits.maxHeaderCount = try Self.positive(v, key: "sip.limits.max-header-count", minimum: 8) }
+            }
+            if let v = sip.incompleteMessageTimeoutMs { incompleteMessageTimeout = try Self.milliseconds(v, key: "sip.incomplete-message-timeout-ms", minimum: 100) }
+            if let v = sip.answerDelayMs { answerDelay = try Self.milliseconds(v, key: "sip.answer-delay-ms", minimum: 0) }
+            if let v = sip.maxConcurrentCalls { maxConcurrentCalls = try Self.positive(v, key: "sip.max-concurrent-calls", minimum: 1) }
+            if let tlsFile = sip.tls, let certificate = tlsFile.certificate {
+                guard let key = tlsFile.privateKey else { throw Error(key: "sip.tls.private-key", problem: "required with sip.tls.certificate") }
+                var tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: tlsFile.clientCA,
+                                              requireClientCertificate: tlsFile.requireClientCertificate ?? false)
+                if let v = tlsFile.handshakeTimeoutMs { tls.handshakeTimeout = try Self.milliseconds(v, key: "sip.tls.handshake-timeout-ms", minimum: 100) }
+                if tls.requireClientCertificate && tls.trustRootsFile == nil {
+                    throw Error(key: "sip.tls.client-ca", problem: "required when require-client-certificate is true")
+                }
+                self.tls = tls
+            }
+        }
+        if let listen = file.http?.listen { httpListen = listen }
+        if let dir = file.dataDir { dataDirectory = dir }
+        if let ports = file.media?.rtpPorts { try setRTPPorts(ports) }
+        if let level = file.log?.level { try setLogLevel(level) }
+    }
+
+    public mutating func setSIPListen(_ values: [String]) throws {
+        var parsed: [SIPListenAddress] = []
+        for value in values {
+            guard let address = SIPListenAddress(parsing: value) else {
+                throw Error(key: "sip.listen", problem: "'\(value)' is not udp|tcp|tls:HOST:PORT")
+            }
+            parsed.append(address)
+        }
+        guard !parsed.isEmpty else { throw Error(key: "sip.listen", problem: "at least one listener is needed") }
+        sipListen = parsed
+    }
+
+    public mutating func setRTPPorts(_ value: String) throws {
+        guard let range = RTPPortPool.parseRange(value) else {
+            throw Error(key: "media.rtp-ports", problem: "'\(value)' is not LOW-HIGH within 1024-65535")
+        }
+        rtpPorts = range
+    }
+
+    public mutating func setLogLevel(_ value: String) throws {
+        guard let level = Logger.Level(rawValue: value.lowercased()) else {
+            throw Error(key: "log.level", problem: "'\(value)' is not one of trace, debug, info, notice, warning, error, critical")
+        }
+        logLevel = level
+    }
+
+    /// Checks what only makes sense as a whole.
+    public func validate() throws {
+        if sipListen.contains(where: { $0.transport == .tls }) && tls == nil {
+            throw Error(key: "sip.tls", problem: "a tls: listener needs sip.tls.certificate and sip.tls.private-key")
+        }
+        if timers.t2 < timers.t1 { throw Error(key: "sip.timers.t2-ms", problem: "must not be below t1") }
+    }
+
+    static func milliseconds(_ value: Int, key: String, minimum: Int) throws -> Duration {
+        guard value >= minimum, value <= 3_600_000 else { throw Error(key: key, problem: "must be between \(minimum) and 3600000") }
+        return .milliseconds(value)
+    }
+
+    static func positive(_ value: Int, key: String, minimum: Int) throws -> Int {
+        guard value >= minimum else { throw Error(key: key, problem: "must be at least \(minimum)") }
+        return value
+    }
+}

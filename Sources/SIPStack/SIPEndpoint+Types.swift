@@ -1,0 +1,104 @@
+import NIOCore
+import SIPCore
+
+/// Settings of the SIP endpoint core.
+public struct SIPEndpointConfiguration: Sendable {
+    public var timers: SIPTimerConfiguration
+    public var trustedNetworks: TrustedNetworks
+    /// Value of the Server and User-Agent headers.
+    public var serverName: String
+    /// Option tags in Supported; a Require naming anything else gets 420 (RFC 3261 §8.2.2.3).
+    public var supportedOptionTags: [String]
+    public var acceptedContentTypes: [String]
+    /// Host written in Via and Contact when the listener is bound to a wildcard address.
+    public var advertisedHost: String?
+    public var contactUser: String
+
+    public init(timers: SIPTimerConfiguration = SIPTimerConfiguration(),
+                trustedNetworks: TrustedNetworks = .everyone,
+                serverName: String = "siprecd",
+                supportedOptionTags: [String] = ["siprec"],
+                acceptedContentTypes: [String] = ["application/sdp", "application/rs-metadata+xml", "multipart/mixed"],
+                advertisedHost: String? = nil,
+                contactUser: String = "siprecd") {
+        self.timers = timers
+        self.trustedNetworks = trustedNetworks
+        self.serverName = serverName
+        self.supportedOptionTags = supportedOptionTags
+        self.acceptedContentTypes = acceptedContentTypes
+        self.advertisedHost = advertisedHost
+        self.contactUser = contactUser
+    }
+
+    /// Methods this endpoint implements (Allow); other known methods get 405, unknown ones 501.
+    public static let allowedMethods: [SIPMethod] = [.invite, .ack, .bye, .cancel, .options, .update, .info]
+    public var allowHeader: String { SIPEndpointConfiguration.allowedMethods.map(\.rawValue).joined(separator: ", ") }
+}
+
+public enum SIPTimerID: Hashable, Sendable {
+    case serverInvite(ServerTransactionKey, SIPTransactionTimer)
+    case serverNonInvite(ServerTransactionKey, SIPTransactionTimer)
+    case client(String, SIPTransactionTimer)
+    /// RFC 3261 §13.3.1.4: the UAS core retransmits its 2xx until the ACK arrives.
+    case retransmit2xx(SIPDialogID)
+    case ackTimeout(SIPDialogID)
+}
+
+/// A request the application answers with `SIPEndpoint.respond(to:…)`.
+public struct SIPIncomingRequest: Sendable {
+    public var key: ServerTransactionKey
+    public var request: SIPRequest
+    public var peer: SIPPeer
+    /// Set for requests inside an established dialog.
+    public var dialogID: SIPDialogID?
+    /// The To tag this server's final responses to the request carry (the dialog's local tag
+    /// once a 2xx creates it).
+    public var localTag: String
+}
+
+public enum SIPDialogEndReason: String, Hashable, Sendable {
+    case remoteBye
+    case localBye
+    /// No ACK for our 2xx within 64*T1 (§13.3.1.4).
+    case ackTimeout
+}
+
+/// Why the endpoint refused or dropped something, for counters and logs.
+public enum SIPRejectReason: String, Hashable, Sendable, CaseIterable {
+    case untrustedSource
+    case malformedRequest
+    case malformedResponseDropped
+    case unroutableDropped
+    case unknownMethod
+    case methodNotAllowed
+    case badExtension
+    case noSuchDialog
+    case noSuchTransaction
+    case outOfOrderCSeq
+    case requestPending
+    case strayResponse
+    case strayACK
+}
+
+public enum SIPClientResult: Hashable, Sendable {
+    case response(SIPResponse)
+    case timeout
+}
+
+public enum SIPEndpointEvent: Sendable {
+    case request(SIPIncomingRequest)
+    /// ACK for a 2xx in a dialog; carries the SDP answer after a delayed offer.
+    case ack(SIPDialogID, SIPRequest)
+    /// CANCEL matched a pending INVITE; 200 and 487 have been sent.
+    case cancelled(ServerTransactionKey)
+    case dialogEnded(SIPDialogID, SIPDialogEndReason)
+    case clientResult(branch: String, dialogID: SIPDialogID?, SIPClientResult)
+    case rejected(SIPRejectReason)
+}
+
+public enum SIPEndpointAction: Sendable {
+    case send(SIPMessage, to: SIPPeer)
+    case schedule(SIPTimerID, after: Duration)
+    case cancel(SIPTimerID)
+    case event(SIPEndpointEvent)
+}

@@ -1,0 +1,639 @@
+import NIOCore
+import SIPCore
+
+/// The UAS core of siprecd: transaction matching, dialogs, and the answers RFC 3261 leaves no
+/// choice about (403, 405, 420, 481, 487, 491, 501, retransmissions). A pure state machine:
+/// messages and timer expiries in, actions out. The application answers the requests it is
+/// handed through `respond(to:…)`.
+public struct SIPEndpoint: Sendable {
+    struct InviteEntry: Sendable {
+        var transaction: ServerInviteTransaction
+        var request: SIPRequest
+        var responsePeer: SIPPeer
+        var localTag: String
+        var dialogID: SIPDialogID?
+    }
+
+    struct NonInviteEntry: Sendable {
+        var transaction: ServerNonInviteTransaction
+        var request: SIPRequest
+        var responsePeer: SIPPeer
+        var localTag: String
+        var dialogID: SIPDialogID?
+    }
+
+    struct ClientEntry: Sendable {
+        var transaction: ClientNonInviteTransaction
+        var dialogID: SIPDialogID?
+        var peer: SIPPeer
+    }
+
+    public let configuration: SIPEndpointConfiguration
+    private(set) var invites: [ServerTransactionKey: InviteEntry] = [:]
+    private(set) var nonInvites: [ServerTransactionKey: NonInviteEntry] = [:]
+    private(set) var clients: [String: ClientEntry] = [:]
+    public private(set) var dialogs: [SIPDialogID: SIPDialog] = [:]
+    /// Call-ID → dialogs, for BYEs that lack our tag (RFC 2543-style matching).
+    private var dialogsByCallID: [String: [SIPDialogID]] = [:]
+
+    public init(configuration: SIPEndpointConfiguration = SIPEndpointConfiguration()) {
+        self.configuration = configuration
+    }
+
+    public var transactionCount: Int { invites.count + nonInvites.count + clients.count }
+
+    // MARK: - Incoming messages
+
+    public mutating func receive(_ message: SIPMessage, from peer: SIPPeer) -> [SIPEndpointAction] {
+        switch message {
+        case .request(let request): receive(request, from: peer)
+        case .response(let response): receive(response, from: peer)
+        }
+    }
+
+    /// A message that failed to parse: answer a request with the error's status where a
+    /// response can be routed, otherwise drop it (RFC 3261 §16.3 / §18.2).
+    public mutating func receiveMalformed(_ error: SIPParseError, from peer: SIPPeer) -> [SIPEndpointAction] {
+        guard error.looksLikeRequest, let partial = error.partialHeaders else {
+            return [.event(.rejected(error.looksLikeRequest ? .unroutableDropped : .malformedResponseDropped))]
+        }
+        if !configuration.trustedNetworks.contains(peer.remoteAddress) {
+            return [.event(.rejected(.untrustedSource))]
+        }
+        var headers = SIPHeaders()
+        for field in partial where field.name == .via || field.name == .from || field.name == .to
+            || field.name == .callID || field.name == .cseq {
+            headers.add(field)
+        }
+        // Without a Via a datagram reply goes back to the source (as with rport); on a stream,
+        // the connection itself is the route.
+        var responsePeer = peer
+        if let viaText = partial.firstValue(.via), let via = try? SIPVia(parsing: viaText), !peer.transport.isReliable {
+            responsePeer = SIPEndpoint.responseDestination(via: via, peer: peer)
+        }
+        headers.add(.server, configuration.serverName)
+        let response = SIPResponse(statusCode: error.statusCode, reasonPhrase: error.reasonPhrase, headers: headers)
+        return [.send(.response(response), to: responsePeer), .event(.rejected(.malformedRequest))]
+    }
+
+    mutating func receive(_ original: SIPRequest, from peer: SIPPeer) -> [SIPEndpointAction] {
+        guard let viaText = original.headers.firstValue(.via), var via = try? SIPVia(parsing: viaText) else {
+            return [.event(.rejected(.unroutableDropped))]
+        }
+        // RFC 3261 §18.2.1 and RFC 3581: record where the request really came from.
+        var request = original
+        SIPEndpoint.stampReceived(&via, peer: peer)
+        request.headers.replaceTopVia(with: via.description)
+        let responsePeer = SIPEndpoint.responseDestination(via: via, peer: peer)
+
+        if !configuration.trustedNetworks.contains(peer.remoteAddress) {
+            if request.method == .ack { return [.event(.rejected(.untrustedSource))] }
+            let response = makeResponse(403, for: request, localTag: SIPEndpoint.makeTag())
+            return [.send(.response(response), to: responsePeer), .event(.rejected(.untrustedSource))]
+        }
+
+        switch request.method {
+        case .ack:
+            return receiveACK(request, via: via)
+        case .cancel:
+            return receiveCANCEL(request, via: via, responsePeer: responsePeer)
+        case .invite:
+            let key = ServerTransactionKey.of(request, via: via)
+            if var entry = invites[key] {
+                var actions = commit(entry.transaction.receivedRetransmission(), key: key, entry: entry)
+                // A lost 2xx: resend it at once rather than wait for the next retransmission.
+                if entry.transaction.state == .accepted, let dialogID = entry.dialogID,
+                   let pending = dialogs[dialogID]?.pending2xx {
+                    actions.append(.send(.response(pending), to: entry.responsePeer))
+                }
+                _ = entry
+                return actions
+            }
+            return receiveNewINVITE(request, key: key, peer: peer, responsePeer: responsePeer)
+        default:
+            let key = ServerTransactionKey.of(request, via: via)
+            if var entry = nonInvites[key] {
+                return commit(entry.transaction.receivedRetransmission(), key: key, entry: entry)
+            }
+            return receiveNewNonINVITE(request, key: key, peer: peer, responsePeer: responsePeer)
+        }
+    }
+
+    private mutating func receiveNewINVITE(_ request: SIPRequest, key: ServerTransactionKey, peer: SIPPeer, responsePeer: SIPPeer) -> [SIPEndpointAction] {
+        let transaction = ServerInviteTransaction(reliable: peer.transport.isReliable, timers: configuration.timers)
+        var entry = InviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: SIPEndpoint.makeTag())
+        var dialogID: SIPDialogID?
+        if let remoteTag = request.to?.tag {
+            // A re-INVITE: it must belong to a dialog (RFC 3261 §12.2.2).
+            let id = SIPDialogID(callID: request.callID ?? "", localTag: remoteTag, remoteTag: request.from?.tag ?? "")
+            guard var dialog = dialogs[id], dialog.state != .terminated else {
+                return reject(481, key: key, entry: entry, reason: .noSuchDialog)
+            }
+            entry.localTag = id.localTag
+            entry.dialogID = id
+            if let rejection = checkInDialog(request, dialog: dialog) {
+                return reject(rejection.status, key: key, entry: entry, reason: rejection.reason, retryAfter: rejection.retryAfter)
+            }
+            if let required = unsupportedRequire(request) {
+                return reject(420, key: key, entry: entry, reason: .badExtension, unsupported: required)
+            }
+            dialog.remoteCSeq = request.cseq?.number ?? dialog.remoteCSeq
+            dialog.pendingInvites.insert(key)
+            if let target = request.contacts.first?.uri { dialog.remoteTarget = target }
+            dialogs[id] = dialog
+            dialogID = id
+        } else if let required = unsupportedRequire(request) {
+            return reject(420, key: key, entry: entry, reason: .badExtension, unsupported: required)
+        }
+        // RFC 3261 §17.2.1: answer 100 Trying at once so the SRC stops retransmitting.
+        var actions = commit(entry.transaction.send(makeResponse(100, for: request, localTag: nil)), key: key, entry: entry)
+        actions.append(.event(.request(SIPIncomingRequest(key: key, request: request, peer: peer, dialogID: dialogID, localTag: entry.localTag))))
+        return actions
+    }
+
+    private mutating func receiveNewNonINVITE(_ request: SIPRequest, key: ServerTransactionKey, peer: SIPPeer, responsePeer: SIPPeer) -> [SIPEndpointAction] {
+        let transaction = ServerNonInviteTransaction(reliable: peer.transport.isReliable, timers: configuration.timers)
+        var entry = NonInviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: SIPEndpoint.makeTag())
+        guard SIPEndpointConfiguration.allowedMethods.contains(request.method) else {
+            if case .extension = request.method {
+                return reject(501, key: key, entry: entry, reason: .unknownMethod)
+            }
+            return reject(405, key: key, entry: entry, reason: .methodNotAllowed)
+        }
+        var dialogID: SIPDialogID?
+        if let remoteTag = request.to?.tag {
+            dialogID = SIPDialogID(callID: request.callID ?? "", localTag: remoteTag, remoteTag: request.from?.tag ?? "")
+        } else if request.method == .bye, let callID = request.callID, let fromTag = request.from?.tag,
+                  let candidates = dialogsByCallID[callID] {
+            // Older SRCs send BYE without our To tag: accept it when exactly one dialog matches.
+            let matching = candidates.filter { $0.remoteTag == fromTag }
+            if matching.count == 1 { dialogID = matching[0] }
+        }
+        if let id = dialogID {
+            guard var dialog = dialogs[id], dialog.state != .terminated else {
+                return reject(481, key: key, entry: entry, reason: .noSuchDialog)
+            }
+            entry.localTag = id.localTag
+            entry.dialogID = id
+            if let rejection = checkInDialog(request, dialog: dialog) {
+                return reject(rejection.status, key: key, entry: entry, reason: rejection.reason, retryAfter: rejection.retryAfter)
+            }
+            dialog.remoteCSeq = request.cseq?.number ?? dialog.remoteCSeq
+            dialogs[id] = dialog
+            if request.method == .bye { return receiveBYE(key: key, entry: entry, dialogID: id) }
+        } else if request.method == .bye {
+            return reject(481, key: key, entry: entry, reason: .noSuchDialog)
+        }
+        if request.method != .options, let required = unsupportedRequire(request) {
+            return reject(420, key: key, entry: entry, reason: .badExtension, unsupported: required)
+        }
+        nonInvites[key] = entry
+        return [.event(.request(SIPIncomingRequest(key: key, request: request, peer: peer, dialogID: dialogID, localTag: entry.localTag)))]
+    }
+
+    private mutating func receiveBYE(key: ServerTransactionKey, entry: NonInviteEntry, dialogID: SIPDialogID) -> [SIPEndpointAction] {
+        guard var dialog = dialogs[dialogID] else { return [] }
+        var actions: [SIPEndpointAction] = []
+        // RFC 3261 §15.1.2: INVITEs still pending on the dialog get 487.
+        for inviteKey in dialog.pendingInvites {
+            guard var invite = invites[inviteKey] else { continue }
+            let response = makeResponse(487, for: invite.request, localTag: invite.localTag)
+            actions += commit(invite.transaction.send(response), key: inviteKey, entry: invite)
+        }
+        actions += endDialog(&dialog)
+        removeDialog(dialogID)
+        var entry = entry
+        actions += commit(entry.transaction.send(makeResponse(200, for: entry.request, localTag: entry.localTag)), key: key, entry: entry)
+        actions.append(.event(.dialogEnded(dialogID, .remoteBye)))
+        return actions
+    }
+
+    private mutating func receiveACK(_ request: SIPRequest, via: SIPVia) -> [SIPEndpointAction] {
+        let key = ServerTransactionKey.of(request, via: via)
+        if var entry = invites[key], entry.transaction.state == .completed {
+            // ACK for a non-2xx final response: same branch as the INVITE (§17.1.1.3).
+            return commit(entry.transaction.receivedACK(), key: key, entry: entry)
+        }
+        guard let toTag = request.to?.tag else { return [.event(.rejected(.strayACK))] }
+        let dialogID = SIPDialogID(callID: request.callID ?? "", localTag: toTag, remoteTag: request.from?.tag ?? "")
+        guard var dialog = dialogs[dialogID] else { return [.event(.rejected(.strayACK))] }
+        guard dialog.pending2xx != nil, request.cseq?.number == dialog.pendingInviteCSeq else {
+            // A retransmitted ACK, or one for a 2xx we are no longer waiting on.
+            return []
+        }
+        dialog.pending2xx = nil
+        dialog.state = .confirmed
+        dialog.awaitingAnswerInACK = false
+        dialogs[dialogID] = dialog
+        return [.cancel(.retransmit2xx(dialogID)), .cancel(.ackTimeout(dialogID)), .event(.ack(dialogID, request))]
+    }
+
+    private mutating func receiveCANCEL(_ request: SIPRequest, via: SIPVia, responsePeer: SIPPeer) -> [SIPEndpointAction] {
+        let cancelKey = ServerTransactionKey.of(request, via: via)
+        if var entry = nonInvites[cancelKey] {
+            return commit(entry.transaction.receivedRetransmission(), key: cancelKey, entry: entry)
+        }
+        let inviteKey = ServerTransactionKey.of(request, via: via, matchingInvite: true)
+        let transaction = ServerNonInviteTransaction(reliable: responsePeer.transport.isReliable, timers: configuration.timers)
+        var cancelEntry = NonInviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: SIPEndpoint.makeTag())
+        guard var invite = invites[inviteKey] else {
+            // RFC 3261 §9.2: no matching transaction → 481.
+            return reject(481, key: cancelKey, entry: cancelEntry, reason: .noSuchTransaction)
+        }
+        cancelEntry.localTag = invite.localTag
+        var actions = commit(cancelEntry.transaction.send(makeResponse(200, for: request, localTag: invite.localTag)),
+                             key: cancelKey, entry: cancelEntry)
+        if invite.transaction.state == .proceeding {
+            let terminated = makeResponse(487, for: invite.request, localTag: invite.localTag)
+            actions += commit(invite.transaction.send(terminated), key: inviteKey, entry: invite)
+            if let dialogID = invite.dialogID { dialogs[dialogID]?.pendingInvites.remove(inviteKey) }
+            actions.append(.event(.cancelled(inviteKey)))
+        }
+        return actions
+    }
+
+    // MARK: - Responses from the application
+
+    /// Answers a request handed out as `.request`. For a 2xx to an INVITE this creates or
+    /// updates the dialog; `headers` are added to the ones copied from the request (§8.2.6.2).
+    public mutating func respond(to key: ServerTransactionKey, status: Int, reasonPhrase: String? = nil,
+                                 headers extra: [SIPHeaderField] = [], body: ByteBuffer? = nil) -> [SIPEndpointAction] {
+        if var entry = invites[key] {
+            guard entry.transaction.state == .proceeding else { return [] }
+            var response = makeResponse(status, reasonPhrase: reasonPhrase, for: entry.request, localTag: status > 100 ? entry.localTag : nil)
+            for field in extra { response.headers.add(field) }
+            response.body = body
+            guard response.isSuccess else {
+                if status >= 200, let dialogID = entry.dialogID { dialogs[dialogID]?.pendingInvites.remove(key) }
+                return commit(entry.transaction.send(response), key: key, entry: entry)
+            }
+            if !response.headers.contains(.contact) {
+                response.headers.add(.contact, contact(for: entry.responsePeer, requestURI: entry.request.uri).description)
+            }
+            let dialogID = entry.dialogID ?? SIPDialogID(callID: entry.request.callID ?? "", localTag: entry.localTag,
+                                                         remoteTag: entry.request.from?.tag ?? "")
+            var dialog: SIPDialog
+            if let existing = dialogs[dialogID] {
+                dialog = existing
+            } else {
+                let local = (entry.request.to ?? SIPAddress(uri: entry.request.uri)).withTag(entry.localTag)
+                dialog = SIPDialog(id: dialogID, invite: entry.request, local: local, peer: entry.responsePeer, t1: configuration.timers.t1)
+                entry.dialogID = dialogID
+                dialogsByCallID[dialogID.callID, default: []].append(dialogID)
+            }
+            dialog.pendingInvites.remove(key)
+            dialog.pending2xx = response
+            dialog.pendingInviteCSeq = entry.request.cseq?.number ?? 0
+            dialog.retransmitInterval = configuration.timers.t1
+            dialog.awaitingAnswerInACK = entry.request.body == nil && body != nil
+            dialogs[dialogID] = dialog
+            var actions = commit(entry.transaction.send(response), key: key, entry: entry)
+            if !entry.responsePeer.transport.isReliable {
+                actions.append(.schedule(.retransmit2xx(dialogID), after: configuration.timers.t1))
+            }
+            actions.append(.schedule(.ackTimeout(dialogID), after: configuration.timers.transactionTimeout))
+            return actions
+        }
+        if var entry = nonInvites[key] {
+            var response = makeResponse(status, reasonPhrase: reasonPhrase, for: entry.request, localTag: entry.localTag)
+            for field in extra { response.headers.add(field) }
+            response.body = body
+            return commit(entry.transaction.send(response), key: key, entry: entry)
+        }
+        return []
+    }
+
+    /// Default headers for an OPTIONS answer or a 2xx to INVITE: Allow, Accept, Supported.
+    public func capabilityHeaders() -> [SIPHeaderField] {
+        [
+            SIPHeaderField(name: .allow, value: configuration.allowHeader),
+            SIPHeaderField(name: .accept, value: configuration.acceptedContentTypes.joined(separator: ", ")),
+            SIPHeaderField(name: .supported, value: configuration.supportedOptionTags.joined(separator: ", ")),
+        ]
+    }
+
+    // MARK: - Requests we send
+
+    /// Ends a dialog from our side with a BYE (RFC 3261 §15.1.1), e.g. when a recording is
+    /// stopped or the INVITE's 2xx was never acknowledged.
+    public mutating func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField] = []) -> [SIPEndpointAction] {
+        sendBYE(dialogID, extraHeaders: extraHeaders, reason: .localBye)
+    }
+
+    private mutating func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField], reason: SIPDialogEndReason) -> [SIPEndpointAction] {
+        guard var dialog = dialogs[dialogID], dialog.state != .terminated else { return [] }
+        dialog.localCSeq += 1
+        let branch = "z9hG4bK" + SIPEndpoint.makeTag() + SIPEndpoint.makeTag()
+        let sentBy = viaHost(for: dialog.peer, fallback: dialog.local.uri)
+        var headers = SIPHeaders()
+        headers.add(.via, "SIP/2.0/\(dialog.peer.transport.rawValue) \(sentBy);branch=\(branch);rport")
+        headers.add(.maxForwards, "70")
+        for route in dialog.routeSet { headers.add(.route, route.description) }
+        headers.add(.from, dialog.local.description)
+        headers.add(.to, dialog.remote.description)
+        headers.add(.callID, dialogID.callID)
+        headers.add(.cseq, "\(dialog.localCSeq) BYE")
+        headers.add(.userAgent, configuration.serverName)
+        for field in extraHeaders { headers.add(field) }
+        let request = SIPRequest(method: .bye, uri: dialog.remoteTarget, headers: headers)
+        var actions = endDialog(&dialog)
+        removeDialog(dialogID)
+        var client = ClientEntry(transaction: ClientNonInviteTransaction(request: request, reliable: dialog.peer.transport.isReliable,
+                                                                         timers: configuration.timers),
+                                 dialogID: dialogID, peer: dialog.peer)
+        actions += commit(client.transaction.start(), branch: branch, entry: client)
+        actions.append(.event(.dialogEnded(dialogID, reason)))
+        return actions
+    }
+
+    mutating func receive(_ response: SIPResponse, from peer: SIPPeer) -> [SIPEndpointAction] {
+        guard let branch = response.topVia?.branch, var client = clients[branch] else {
+            return [.event(.rejected(.strayResponse))]
+        }
+        return commit(client.transaction.received(response), branch: branch, entry: client)
+    }
+
+    // MARK: - Timers
+
+    public mutating func timerFired(_ timer: SIPTimerID) -> [SIPEndpointAction] {
+        switch timer {
+        case .serverInvite(let key, let name):
+            guard var entry = invites[key] else { return [] }
+            return commit(entry.transaction.timerFired(name), key: key, entry: entry)
+        case .serverNonInvite(let key, let name):
+            guard var entry = nonInvites[key] else { return [] }
+            return commit(entry.transaction.timerFired(name), key: key, entry: entry)
+        case .client(let branch, let name):
+            guard var client = clients[branch] else { return [] }
+            return commit(client.transaction.timerFired(name), branch: branch, entry: client)
+        case .retransmit2xx(let dialogID):
+            guard var dialog = dialogs[dialogID], let pending = dialog.pending2xx else { return [] }
+            dialog.retransmitInterval = configuration.timers.nextRetransmitInterval(after: dialog.retransmitInterval)
+            dialogs[dialogID] = dialog
+            return [.send(.response(pending), to: dialog.peer), .schedule(.retransmit2xx(dialogID), after: dialog.retransmitInterval)]
+        case .ackTimeout(let dialogID):
+            guard let dialog = dialogs[dialogID], dialog.pending2xx != nil else { return [] }
+            if dialog.state == .early2xx {
+                // §13.3.1.4: no ACK within 64*T1 for the initial INVITE → end the session with BYE.
+                return sendBYE(dialogID, extraHeaders: [], reason: .ackTimeout)
+            }
+            // A lost ACK to a re-INVITE does not cost the recording: stop retransmitting only.
+            dialogs[dialogID]?.pending2xx = nil
+            return [.cancel(.retransmit2xx(dialogID))]
+        }
+    }
+
+    // MARK: - Helpers
+
+    private struct InDialogRejection {
+        var status: Int
+        var reason: SIPRejectReason
+        var retryAfter: Bool
+    }
+
+    /// RFC 3261 §12.2.2 CSeq order, §14.2 overlapping INVITEs, RFC 3311 §5.2 UPDATE glare.
+    private func checkInDialog(_ request: SIPRequest, dialog: SIPDialog) -> InDialogRejection? {
+        if let number = request.cseq?.number, number <= dialog.remoteCSeq {
+            return InDialogRejection(status: 500, reason: .outOfOrderCSeq, retryAfter: false)
+        }
+        let carriesOffer = request.method == .invite || (request.method == .update && request.body != nil)
+        guard carriesOffer else { return nil }
+        if !dialog.pendingInvites.isEmpty {
+            return InDialogRejection(status: 500, reason: .requestPending, retryAfter: true)
+        }
+        if dialog.awaitingAnswerInACK {
+            return InDialogRejection(status: 491, reason: .requestPending, retryAfter: false)
+        }
+        return nil
+    }
+
+    private func unsupportedRequire(_ request: SIPRequest) -> String? {
+        let required = request.optionTags(.require)
+        let unsupported = required.filter { !configuration.supportedOptionTags.contains($0) }
+        return unsupported.isEmpty ? nil : unsupported.joined(separator: ", ")
+    }
+
+    private mutating func reject(_ status: Int, key: ServerTransactionKey, entry: InviteEntry, reason: SIPRejectReason,
+                                 retryAfter: Bool = false, unsupported: String? = nil) -> [SIPEndpointAction] {
+        var entry = entry
+        var response = makeResponse(status, for: entry.request, localTag: entry.localTag)
+        addRejectHeaders(&response, status: status, retryAfter: retryAfter, unsupported: unsupported)
+        var actions = commit(entry.transaction.send(response), key: key, entry: entry)
+        actions.append(.event(.rejected(reason)))
+        return actions
+    }
+
+    private mutating func reject(_ status: Int, key: ServerTransactionKey, entry: NonInviteEntry, reason: SIPRejectReason,
+                                 retryAfter: Bool = false, unsupported: String? = nil) -> [SIPEndpointAction] {
+        var entry = entry
+        var response = makeResponse(status, for: entry.request, localTag: entry.localTag)
+        addRejectHeaders(&response, status: status, retryAfter: retryAfter, unsupported: unsupported)
+        var actions = commit(entry.transaction.send(response), key: key, entry: entry)
+        actions.append(.event(.rejected(reason)))
+        return actions
+    }
+
+    private func addRejectHeaders(_ response: inout SIPResponse, status: Int, retryAfter: Bool, unsupported: String?) {
+        if status == 405 { response.headers.add(.allow, configuration.allowHeader) }
+        if let unsupported { response.headers.add(.unsupported, unsupported) }
+        if retryAfter { response.headers.add(.retryAfter, String(Int.random(in: 1...10))) }
+    }
+
+    /// Builds a response per RFC 3261 §8.2.6.2: Via, From, Call-ID, CSeq copied; To copied
+    /// with our tag added when it has none.
+    func makeResponse(_ status: Int, reasonPhrase: String? = nil, for request: SIPRequest, localTag: String?) -> SIPResponse {
+        var headers = SIPHeaders()
+        for field in request.headers where field.name == .via || field.name == .from || field.name == .callID || field.name == .cseq {
+            headers.add(field)
+        }
+        if let toText = request.headers[.to] {
+            if let localTag, var to = try? SIPAddress(parsing: toText), to.tag == nil {
+                to.tag = localTag
+                headers.add(.to, to.description)
+            } else {
+                headers.add(.to, toText)
+            }
+        }
+        // Order as RFC examples show: Via, To, From, Call-ID, CSeq.
+        headers = SIPHeaders(headers.fields.sorted { SIPEndpoint.responseOrder($0.name) < SIPEndpoint.responseOrder($1.name) })
+        headers.add(.server, configuration.serverName)
+        return SIPResponse(statusCode: status, reasonPhrase: reasonPhrase, headers: headers)
+    }
+
+    private static func responseOrder(_ name: SIPHeaderName) -> Int {
+        switch name {
+        case .via: 0
+        case .to: 1
+        case .from: 2
+        case .callID: 3
+        default: 4
+        }
+    }
+
+    /// Our Contact for a dialog created on `peer` (the application may add feature tags).
+    public func contact(for peer: SIPPeer, requestURI: SIPURI) -> SIPAddress {
+        var uri = SIPURI(scheme: peer.transport == .tls ? "sips" : "sip", user: configuration.contactUser, host: "")
+        let hostPort = viaHost(for: peer, fallback: requestURI)
+        if let (host, port) = try? SIPURIHostPort.split(hostPort) {
+            uri.host = host
+            uri.port = port
+        } else {
+            uri.host = hostPort
+        }
+        if peer.transport == .tcp { uri.parameters.append(SIPParameter("transport", "tcp")) }
+        return SIPAddress(uri: uri)
+    }
+
+    /// `host:port` for Via and Contact: the advertised host, else the listener's address, else
+    /// the host the SRC addressed us by.
+    func viaHost(for peer: SIPPeer, fallback: SIPURI) -> String {
+        let port = peer.localAddress?.port ?? 5060
+        if let advertised = configuration.advertisedHost { return SIPEndpoint.hostPort(advertised, port) }
+        if let local = peer.localAddress, let ip = local.ipAddress, ip != "0.0.0.0", ip != "::" {
+            return SIPEndpoint.hostPort(ip, port)
+        }
+        return SIPEndpoint.hostPort(fallback.hostWithoutBrackets, port)
+    }
+
+    static func hostPort(_ host: String, _ port: Int) -> String {
+        host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    private mutating func endDialog(_ dialog: inout SIPDialog) -> [SIPEndpointAction] {
+        dialog.state = .terminated
+        var actions: [SIPEndpointAction] = []
+        if dialog.pending2xx != nil {
+            dialog.pending2xx = nil
+            actions += [.cancel(.retransmit2xx(dialog.id)), .cancel(.ackTimeout(dialog.id))]
+        }
+        return actions
+    }
+
+    private mutating func removeDialog(_ id: SIPDialogID) {
+        dialogs[id] = nil
+        dialogsByCallID[id.callID]?.removeAll { $0 == id }
+        if dialogsByCallID[id.callID]?.isEmpty == true { dialogsByCallID[id.callID] = nil }
+    }
+
+    /// Stores the transaction (or removes it once terminated) and maps its actions.
+    private mutating func commit(_ actions: [ServerInviteTransaction.Action], key: ServerTransactionKey, entry: InviteEntry) -> [SIPEndpointAction] {
+        var out: [SIPEndpointAction] = []
+        out.reserveCapacity(actions.count)
+        var terminated = false
+        for action in actions {
+            switch action {
+            case .sendResponse(let response): out.append(.send(.response(response), to: entry.responsePeer))
+            case .schedule(let timer, let after): out.append(.schedule(.serverInvite(key, timer), after: after))
+            case .cancel(let timer): out.append(.cancel(.serverInvite(key, timer)))
+            case .timedOut: break
+            case .terminated: terminated = true
+            }
+        }
+        invites[key] = terminated ? nil : entry
+        return out
+    }
+
+    private mutating func commit(_ actions: [ServerNonInviteTransaction.Action], key: ServerTransactionKey, entry: NonInviteEntry) -> [SIPEndpointAction] {
+        var out: [SIPEndpointAction] = []
+        var terminated = false
+        for action in actions {
+            switch action {
+            case .sendResponse(let response): out.append(.send(.response(response), to: entry.responsePeer))
+            case .schedule(let timer, let after): out.append(.schedule(.serverNonInvite(key, timer), after: after))
+            case .terminated: terminated = true
+            }
+        }
+        nonInvites[key] = terminated ? nil : entry
+        return out
+    }
+
+    private mutating func commit(_ actions: [ClientNonInviteTransaction.Action], branch: String, entry: ClientEntry) -> [SIPEndpointAction] {
+        var out: [SIPEndpointAction] = []
+        var terminated = false
+        for action in actions {
+            switch action {
+            case .sendRequest(let request): out.append(.send(.request(request), to: entry.peer))
+            case .schedule(let timer, let after): out.append(.schedule(.client(branch, timer), after: after))
+            case .cancel(let timer): out.append(.cancel(.client(branch, timer)))
+            case .deliverResponse(let response):
+                if !response.isProvisional { out.append(.event(.clientResult(branch: branch, dialogID: entry.dialogID, .response(response)))) }
+            case .timedOut: out.append(.event(.clientResult(branch: branch, dialogID: entry.dialogID, .timeout)))
+            case .terminated: terminated = true
+            }
+        }
+        clients[branch] = terminated ? nil : entry
+        return out
+    }
+
+
+    /// RFC 3261 §18.2.1 / RFC 3581 §4: add `received` when the source differs from sent-by,
+    /// and fill in `rport` when the client asked for it.
+    static func stampReceived(_ via: inout SIPVia, peer: SIPPeer) {
+        guard let sourceIP = peer.remoteAddress.ipAddress else { return }
+        if via.rport != nil, let port = peer.remoteAddress.port {
+            via.parameters.set("rport", String(port))
+            via.parameters.set("received", sourceIP)
+        } else if via.host.trimmingCharacters(in: "[]") != sourceIP {
+            via.parameters.set("received", sourceIP)
+        }
+    }
+
+    /// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4).
+    static func responseDestination(via: SIPVia, peer: SIPPeer) -> SIPPeer {
+        guard !peer.transport.isReliable else { return peer }
+        if via.rport != nil { return peer }
+        var destination = peer
+        let port = via.port ?? 5060
+        if let ip = peer.remoteAddress.ipAddress, let address = try? SocketAddress(ipAddress: ip, port: port) {
+            destination.remoteAddress = address
+        }
+        return destination
+    }
+
+    static func makeTag() -> String {
+        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
+        var bytes = [UInt8](repeating: 0, count: 10)
+        for index in bytes.indices { bytes[index] = alphabet[Int.random(in: 0..<alphabet.count)] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+enum SIPURIHostPort {
+    static func split(_ text: String) throws -> (String, Int?) {
+        try SIPURI(parsing: "sip:" + text).hostPort
+    }
+}
+
+extension SIPURI {
+    var hostPort: (String, Int?) { (host, port) }
+}
+
+extension SIPAddress {
+    func withTag(_ tag: String) -> SIPAddress {
+        var copy = self
+        if copy.tag == nil { copy.tag = tag }
+        return copy
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: String) -> String {
+        var sub = Substring(self)
+        while let first = sub.first, set.contains(first) { sub = sub.dropFirst() }
+        while let last = sub.last, set.contains(last) { sub = sub.dropLast() }
+        return String(sub)
+    }
+}
+
+extension SIPHeaders {
+    /// Replaces the first Via value (which may share a field with others).
+    mutating func replaceTopVia(with value: String) {
+        guard let index = fields.firstIndex(where: { $0.name == .via }) else { return }
+        var values = SIPHeaders.splitList(fields[index].value)
+        guard !values.isEmpty else { return }
+        values[0] = value
+        var updated = fields
+        updated[index].value = values.joined(separator: ", ")
+        self = SIPHeaders(updated)
+    }
+}

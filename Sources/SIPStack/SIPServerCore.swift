@@ -1,0 +1,179 @@
+import Logging
+import Metrics
+import NIOCore
+import SIPCore
+
+/// What the server composition implements to answer requests and follow dialogs.
+public protocol SIPApplication: AnyObject {
+    /// Called on the SIP event loop for every event of the endpoint.
+    func handle(_ event: SIPEndpointEvent, core: SIPServerCore)
+}
+
+/// Counts of what the SIP layer refused or dropped, readable by tests and /metrics.
+public struct SIPStats: Sendable {
+    public var rejected: [SIPRejectReason: Int] = [:]
+    public var parseErrors: [SIPParseError.Code: Int] = [:]
+    public var messagesReceived = 0
+    public var keepAlives = 0
+    public var sendFailures = 0
+    public var connectionsClosedOnError = 0
+}
+
+/// Runs the pure `SIPEndpoint` on one event loop: feeds it parsed messages and timer
+/// expiries and carries out its actions on channels and the loop's scheduler.
+///
+/// Confined to `eventLoop`: every method must be called on it (checked in debug builds).
+public final class SIPServerCore: @unchecked Sendable {
+    public let eventLoop: EventLoop
+    public private(set) var endpoint: SIPEndpoint
+    public private(set) var stats = SIPStats()
+    public weak var application: SIPApplication?
+    let logger: Logger
+    private var timers: [SIPTimerID: Scheduled<Void>] = [:]
+    private var connections: [Int: Channel] = [:]
+    private var datagramChannels: [Channel] = []
+    private var nextConnectionID = 1
+    private let rejectCounters: [SIPRejectReason: Counter]
+    private let receivedCounter = Counter(label: "siprecd_sip_messages_received_total")
+    private let parseErrorCounter = Counter(label: "siprecd_sip_parse_errors_total")
+
+    public init(eventLoop: EventLoop, configuration: SIPEndpointConfiguration, logger: Logger) {
+        self.eventLoop = eventLoop
+        self.endpoint = SIPEndpoint(configuration: configuration)
+        self.logger = logger
+        var counters: [SIPRejectReason: Counter] = [:]
+        for reason in SIPRejectReason.allCases {
+            counters[reason] = Counter(label: "siprecd_sip_rejected_total", dimensions: [("reason", reason.rawValue)])
+        }
+        self.rejectCounters = counters
+    }
+
+    public var openConnectionCount: Int { connections.count }
+
+    // MARK: - Inbound
+
+    func received(_ message: SIPMessage, from peer: SIPPeer) {
+        eventLoop.assertInEventLoop()
+        stats.messagesReceived += 1
+        receivedCounter.increment()
+        run(endpoint.receive(message, from: peer))
+    }
+
+    func receivedMalformed(_ error: SIPParseError, from peer: SIPPeer) {
+        eventLoop.assertInEventLoop()
+        stats.parseErrors[error.code, default: 0] += 1
+        parseErrorCounter.increment()
+        logger.notice("malformed SIP message", metadata: ["peer": "\(peer)", "error": "\(error.code.rawValue)"])
+        run(endpoint.receiveMalformed(error, from: peer))
+    }
+
+    func receivedKeepAlive() {
+        stats.keepAlives += 1
+    }
+
+    func registerDatagramChannel(_ channel: Channel) {
+        eventLoop.assertInEventLoop()
+        datagramChannels.append(channel)
+    }
+
+    func registerConnection(_ channel: Channel) -> Int {
+        eventLoop.assertInEventLoop()
+        let id = nextConnectionID
+        nextConnectionID += 1
+        connections[id] = channel
+        return id
+    }
+
+    func unregisterConnection(_ id: Int) {
+        eventLoop.assertInEventLoop()
+        connections[id] = nil
+    }
+
+    func connectionClosedOnError() {
+        stats.connectionsClosedOnError += 1
+    }
+
+    // MARK: - From the application
+
+    public func respond(to key: ServerTransactionKey, status: Int, reasonPhrase: String? = nil,
+                        headers: [SIPHeaderField] = [], body: ByteBuffer? = nil) {
+        eventLoop.assertInEventLoop()
+        run(endpoint.respond(to: key, status: status, reasonPhrase: reasonPhrase, headers: headers, body: body))
+    }
+
+    public func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField] = []) {
+        eventLoop.assertInEventLoop()
+        run(endpoint.sendBYE(dialogID, extraHeaders: extraHeaders))
+    }
+
+    // MARK: - Actions
+
+    func run(_ actions: [SIPEndpointAction]) {
+        for action in actions {
+            switch action {
+            case .send(let message, let peer):
+                send(message, to: peer)
+            case .schedule(let id, let delay):
+                timers[id]?.cancel()
+                timers[id] = eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.nanoseconds))) { [self] in
+                    timers[id] = nil
+                    run(endpoint.timerFired(id))
+                }
+            case .cancel(let id):
+                timers.removeValue(forKey: id)?.cancel()
+            case .event(let event):
+                if case .rejected(let reason) = event {
+                    stats.rejected[reason, default: 0] += 1
+                    rejectCounters[reason]?.increment()
+                }
+                application?.handle(event, core: self)
+            }
+        }
+    }
+
+    private func send(_ message: SIPMessage, to peer: SIPPeer) {
+        var buffer = (peer.transport.isReliable ? connections[peer.connectionID ?? 0] : datagramChannels.first)?.allocator.buffer(capacity: 1024)
+            ?? ByteBuffer()
+        message.write(into: &buffer)
+        if peer.transport.isReliable {
+            guard let id = peer.connectionID, let channel = connections[id] else {
+                // RFC 3261 §18.2.2 would open a new connection to sent-by; SRCs keep theirs open.
+                stats.sendFailures += 1
+                return
+            }
+            channel.writeAndFlush(buffer, promise: nil)
+        } else {
+            guard let channel = datagramChannel(for: peer) else {
+                stats.sendFailures += 1
+                return
+            }
+            channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer.remoteAddress, data: buffer), promise: nil)
+        }
+    }
+
+    private func datagramChannel(for peer: SIPPeer) -> Channel? {
+        if let local = peer.localAddress, let match = datagramChannels.first(where: { $0.localAddress == local }) {
+            return match
+        }
+        let wantV6: Bool
+        if case .v6 = peer.remoteAddress { wantV6 = true } else { wantV6 = false }
+        return datagramChannels.first { channel in
+            if case .v6 = channel.localAddress { return wantV6 }
+            return !wantV6
+        } ?? datagramChannels.first
+    }
+
+    /// Cancels every timer (at shutdown).
+    public func cancelAllTimers() {
+        eventLoop.assertInEventLoop()
+        for (_, scheduled) in timers { scheduled.cancel() }
+        timers.removeAll()
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SIPRECServer
+
+@main
+struct Siprecd: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "siprecd",
+        abstract: "SIPREC session recording server.",
+        discussion: "Flags override the configuration file; the file overrides the built-in defaults (see config/siprecd.yaml)."
+    )
+
+    @Option(name: .long, help: "YAML configuration file.")
+    var config: String?
+
+    @Option(name: .customLong("sip-listen"), help: "SIP listener, udp|tcp|tls:HOST:PORT (repeatable; default udp and tcp on 0.0.0.0:5060).")
+    var sipListen: [String] = []
+
+    @Option(name: .customLong("http-listen"), help: "Admin HTTP listener HOST:PORT (default 127.0.0.1:8080).")
+    var httpListen: String?
+
+    @Option(name: .customLong("data-dir"), help: "Folder for spool, archive and catalog (default ./var).")
+    var dataDir: String?
+
+    @Option(name: .customLong("rtp-ports"), help: "Media port range LOW-HIGH (default 20000-39999).")
+    var rtpPorts: String?
+
+    @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical (default info).")
+    var logLevel: String?
+
+    func run() async throws {
+        var configuration = ServerConfiguration()
+        do {
+            if let config {
+                let text = try String(contentsOfFile: config, encoding: .utf8)
+                try configuration.apply(yaml: text)
+            }
+            if !sipListen.isEmpty { try configuration.setSIPListen(sipListen) }
+            if let httpListen { configuration.httpListen = httpListen }
+            if let dataDir { configuration.dataDirectory = dataDir }
+            if let rtpPorts { try configuration.setRTPPorts(rtpPorts) }
+            if let logLevel { try configuration.setLogLevel(logLevel) }
+            try configuration.validate()
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let level = configuration.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "siprecd")
+        let application = try Application(configuration: configuration, logger: logger)
+        try await application.serviceGroup.run()
+    }
+}
