@@ -77,10 +77,13 @@ let package = Package(
             name: "siprec-bench",
             dependencies: [
                 "SIPCore",
+                "CAllocationCounter",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "bench/Sources/siprec-bench"
         ),
+        // Counts allocations in the benchmark process only.
+        .target(name: "CAllocationCounter", path: "bench/Sources/CAllocationCounter"),
         .testTarget(
             name: "SIPCoreTests",
             dependencies: ["SIPCore"],

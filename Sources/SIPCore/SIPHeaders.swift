@@ -16,6 +16,12 @@ public struct SIPHeaderField: Hashable, Sendable {
         self.rawName = rawName
         self.value = value
     }
+
+    init(name: SIPHeaderName, rawName: String, value: String) {
+        self.name = name
+        self.rawName = rawName
+        self.value = value
+    }
 }
 
 /// Ordered header fields. Order is preserved (RFC 3261 §7.3.1: the relative order of
@@ -57,9 +63,29 @@ public struct SIPHeaders: Hashable, Sendable, Sequence {
     /// The first element of a list header (e.g. the topmost Via).
     public func firstValue(_ name: SIPHeaderName) -> String? {
         for field in fields where field.name == name {
+            // Most fields hold one value: skip the split when there is no comma at all.
+            if !field.value.utf8.contains(UInt8(ascii: ",")) {
+                if !field.value.isEmpty { return field.value }
+                continue
+            }
             if let first = SIPHeaders.splitList(field.value).first { return first }
         }
         return nil
+    }
+
+    mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+
+    /// Replaces the first Via value (which may share a field with others).
+    mutating func replaceTopVia(with value: String) {
+        guard let index = fields.firstIndex(where: { $0.name == .via }) else { return }
+        if !fields[index].value.utf8.contains(UInt8(ascii: ",")) {
+            fields[index].value = value
+            return
+        }
+        var values = SIPHeaders.splitList(fields[index].value)
+        guard !values.isEmpty else { return }
+        values[0] = value
+        fields[index].value = values.joined(separator: ", ")
     }
 
     public mutating func add(_ name: SIPHeaderName, _ value: String) {

@@ -2,7 +2,7 @@ import NIOCore
 
 extension SIPMessage {
     /// Writes the message in wire form. Content-Length is always written and always matches
-    /// the body (any Content-Length among the headers is replaced).
+    /// the body: an existing one keeps its place and spelling, otherwise it goes last.
     public func write(into buffer: inout ByteBuffer) {
         switch self {
         case .request(let request): request.write(into: &buffer)
@@ -33,15 +33,30 @@ extension SIPRequest {
     }
 
     static func writeHeadersAndBody(_ headers: SIPHeaders, _ body: ByteBuffer?, into buffer: inout ByteBuffer) {
-        for field in headers.fields where field.name != .contentLength {
+        let length = String(body?.readableBytes ?? 0)
+        var wroteLength = false
+        for field in headers.fields {
+            if field.name == .contentLength {
+                // Kept where it stood and as it was spelled, but always true to the body.
+                guard !wroteLength else { continue }
+                wroteLength = true
+                buffer.writeString(field.rawName)
+                buffer.writeStaticString(": ")
+                buffer.writeString(length)
+                buffer.writeStaticString("\r\n")
+                continue
+            }
             buffer.writeString(field.rawName)
             buffer.writeStaticString(": ")
             buffer.writeString(field.value)
             buffer.writeStaticString("\r\n")
         }
-        buffer.writeStaticString("Content-Length: ")
-        buffer.writeString(String(body?.readableBytes ?? 0))
-        buffer.writeStaticString("\r\n\r\n")
+        if !wroteLength {
+            buffer.writeStaticString("Content-Length: ")
+            buffer.writeString(length)
+            buffer.writeStaticString("\r\n")
+        }
+        buffer.writeStaticString("\r\n")
         if let body { buffer.writeImmutableBuffer(body) }
     }
 }

@@ -1,11 +1,23 @@
 import NIOCore
 
+/// The headers every transaction and dialog reads, as the parser validated them. Kept with the
+/// message so that they are parsed once, not at every look-up.
+public struct SIPParsedFields: Hashable, Sendable {
+    public var callID: String
+    public var cseq: SIPCSeq
+    public var from: SIPAddress
+    public var to: SIPAddress
+    public var topVia: SIPVia
+}
+
 /// A SIP request. Bodies are opaque bytes: SDP, multipart and metadata are parsed elsewhere.
 public struct SIPRequest: Hashable, Sendable {
     public var method: SIPMethod
     public var uri: SIPURI
-    public var headers: SIPHeaders
+    /// Changing the headers drops `parsedFields` (they are then read from the headers).
+    public var headers: SIPHeaders { didSet { parsedFields = nil } }
     public var body: ByteBuffer?
+    public internal(set) var parsedFields: SIPParsedFields?
 
     public init(method: SIPMethod, uri: SIPURI, headers: SIPHeaders = SIPHeaders(), body: ByteBuffer? = nil) {
         self.method = method
@@ -13,14 +25,34 @@ public struct SIPRequest: Hashable, Sendable {
         self.headers = headers
         self.body = body
     }
+
+    /// Replaces the topmost Via (e.g. to add `received`/`rport`), keeping the parsed fields.
+    public mutating func replaceTopVia(_ via: SIPVia) {
+        let saved = parsedFields
+        headers.replaceTopVia(with: via.description)
+        parsedFields = saved
+        parsedFields?.topVia = via
+    }
+
+    public static func == (lhs: SIPRequest, rhs: SIPRequest) -> Bool {
+        lhs.method == rhs.method && lhs.uri == rhs.uri && lhs.headers == rhs.headers && lhs.body == rhs.body
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(method)
+        hasher.combine(uri)
+        hasher.combine(headers)
+        hasher.combine(body)
+    }
 }
 
 /// A SIP response.
 public struct SIPResponse: Hashable, Sendable {
     public var statusCode: Int
     public var reasonPhrase: String
-    public var headers: SIPHeaders
+    public var headers: SIPHeaders { didSet { parsedFields = nil } }
     public var body: ByteBuffer?
+    public internal(set) var parsedFields: SIPParsedFields?
 
     public init(statusCode: Int, reasonPhrase: String? = nil, headers: SIPHeaders = SIPHeaders(), body: ByteBuffer? = nil) {
         self.statusCode = statusCode
@@ -31,6 +63,17 @@ public struct SIPResponse: Hashable, Sendable {
 
     public var isProvisional: Bool { statusCode < 200 }
     public var isSuccess: Bool { (200..<300).contains(statusCode) }
+
+    public static func == (lhs: SIPResponse, rhs: SIPResponse) -> Bool {
+        lhs.statusCode == rhs.statusCode && lhs.reasonPhrase == rhs.reasonPhrase && lhs.headers == rhs.headers && lhs.body == rhs.body
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(statusCode)
+        hasher.combine(reasonPhrase)
+        hasher.combine(headers)
+        hasher.combine(body)
+    }
 }
 
 public enum SIPMessage: Hashable, Sendable {
@@ -55,17 +98,18 @@ public enum SIPMessage: Hashable, Sendable {
 /// Typed access to the headers every transaction and dialog needs.
 public protocol SIPMessageHeaders {
     var headers: SIPHeaders { get }
+    var parsedFields: SIPParsedFields? { get }
 }
 
 extension SIPRequest: SIPMessageHeaders {}
 extension SIPResponse: SIPMessageHeaders {}
 
 extension SIPMessageHeaders {
-    public var callID: String? { headers[.callID] }
-    public var cseq: SIPCSeq? { headers[.cseq].flatMap { try? SIPCSeq(parsing: $0) } }
-    public var from: SIPAddress? { headers[.from].flatMap { try? SIPAddress(parsing: $0) } }
-    public var to: SIPAddress? { headers[.to].flatMap { try? SIPAddress(parsing: $0) } }
-    public var topVia: SIPVia? { headers.firstValue(.via).flatMap { try? SIPVia(parsing: $0) } }
+    public var callID: String? { parsedFields?.callID ?? headers[.callID] }
+    public var cseq: SIPCSeq? { parsedFields?.cseq ?? headers[.cseq].flatMap { try? SIPCSeq(parsing: $0) } }
+    public var from: SIPAddress? { parsedFields?.from ?? headers[.from].flatMap { try? SIPAddress(parsing: $0) } }
+    public var to: SIPAddress? { parsedFields?.to ?? headers[.to].flatMap { try? SIPAddress(parsing: $0) } }
+    public var topVia: SIPVia? { parsedFields?.topVia ?? headers.firstValue(.via).flatMap { try? SIPVia(parsing: $0) } }
     public var vias: [SIPVia] { headers.values(.via).compactMap { try? SIPVia(parsing: $0) } }
     public var contentType: String? { headers[.contentType] }
     public var contacts: [SIPAddress] { headers.values(.contact).compactMap { try? SIPAddress(parsing: $0) } }

@@ -43,7 +43,12 @@ public struct SIPMessageParser: Sendable {
                 bodyLength = declared
             }
             // The body is copied out so a stored request never pins the (large) receive buffer.
-            let body = bodyLength > 0 ? ByteBuffer(bytes: UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyLength)])) : nil
+            var body: ByteBuffer?
+            if bodyLength > 0 {
+                var copy = ByteBufferAllocator().buffer(capacity: bodyLength)
+                copy.writeBytes(UnsafeRawBufferPointer(rebasing: bytes[bodyStart..<(bodyStart + bodyLength)]))
+                body = copy
+            }
             return Result { () throws(SIPParseError) -> DatagramContent in .message(try finish(head, body: body)) }
         }
         return try result.get()
@@ -88,6 +93,7 @@ public struct SIPMessageParser: Sendable {
 
     func parseHead(_ bytes: UnsafeRawBufferPointer) -> ParsedHead {
         var head = ParsedHead()
+        head.headers.reserveCapacity(32)
         var lineStart = 0
         var isFirstLine = true
         var pendingName: SIPHeaderField?
@@ -148,9 +154,14 @@ public struct SIPMessageParser: Sendable {
                 if head.headerError == nil { head.headerError = SIPParseError(.tooManyHeaders) }
                 break
             }
-            let value = SIPMessageParser.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...]))
-            pendingName = SIPHeaderField(rawName: String(decoding: nameBytes, as: UTF8.self),
-                                         value: String(decoding: value, as: UTF8.self))
+            let value = String(decoding: SIPMessageParser.trim(UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])), as: UTF8.self)
+            if let known = SIPHeaderName.known(nameBytes) {
+                // The canonical spelling is a static string: no allocation for the usual case.
+                let rawName = known.spelledCanonically ? known.name.canonical : String(decoding: nameBytes, as: UTF8.self)
+                pendingName = SIPHeaderField(name: known.name, rawName: rawName, value: value)
+            } else {
+                pendingName = SIPHeaderField(rawName: String(decoding: nameBytes, as: UTF8.self), value: value)
+            }
         }
         flush()
         return head
@@ -250,17 +261,22 @@ public struct SIPMessageParser: Sendable {
         guard let cseqText = headers[.cseq] else { throw fail(.missingHeader, "CSeq") }
         guard let cseq = try? SIPCSeq(parsing: cseqText) else { throw fail(.invalidCSeq, "CSeq") }
         guard let fromText = headers[.from] else { throw fail(.missingHeader, "From") }
-        guard (try? SIPAddress(parsing: fromText)) != nil else { throw fail(.invalidAddress, "From") }
+        guard let from = try? SIPAddress(parsing: fromText) else { throw fail(.invalidAddress, "From") }
         guard let toText = headers[.to] else { throw fail(.missingHeader, "To") }
-        guard (try? SIPAddress(parsing: toText)) != nil else { throw fail(.invalidAddress, "To") }
+        guard let to = try? SIPAddress(parsing: toText) else { throw fail(.invalidAddress, "To") }
         guard let viaText = headers.firstValue(.via) else { throw fail(.missingHeader, "Via") }
-        guard (try? SIPVia(parsing: viaText)) != nil else { throw fail(.invalidVia, "Via") }
+        guard let via = try? SIPVia(parsing: viaText) else { throw fail(.invalidVia, "Via") }
+        let parsed = SIPParsedFields(callID: callID, cseq: cseq, from: from, to: to, topVia: via)
         if let method = head.startLine.method, let uri = head.startLine.uri {
             // RFC 3261 §8.1.1.5: the CSeq method matches the request method.
             guard cseq.method == method else { throw fail(.invalidCSeq, "CSeq") }
-            return .request(SIPRequest(method: method, uri: uri, headers: headers, body: body))
+            var request = SIPRequest(method: method, uri: uri, headers: headers, body: body)
+            request.parsedFields = parsed
+            return .request(request)
         }
-        return .response(SIPResponse(statusCode: head.startLine.statusCode, reasonPhrase: head.startLine.reasonPhrase,
-                                     headers: headers, body: body))
+        var response = SIPResponse(statusCode: head.startLine.statusCode, reasonPhrase: head.startLine.reasonPhrase,
+                                   headers: headers, body: body)
+        response.parsedFields = parsed
+        return .response(response)
     }
 }

@@ -82,11 +82,23 @@ public struct SIPCSeq: Hashable, Sendable, CustomStringConvertible {
     public enum ParseError: Error, Sendable { case invalid }
 
     public init(parsing text: some StringProtocol) throws(ParseError) {
-        let parts = Substring(text).split(whereSeparator: { $0 == " " || $0 == "\t" })
-        guard parts.count == 2, let number = UInt32(parts[0]), number < 0x8000_0000,
-              parts[1].utf8.allSatisfy(SIPGrammar.isTokenByte) else { throw .invalid }
-        self.number = number
-        self.method = SIPMethod(String(parts[1]))
+        // 1*DIGIT LWS Method, scanned without building intermediate arrays.
+        let utf8 = Substring(text).trimmingSIPWhitespace().utf8
+        var index = utf8.startIndex
+        var number: UInt64 = 0
+        var digits = 0
+        while index != utf8.endIndex, utf8[index] >= 0x30, utf8[index] <= 0x39 {
+            number = number * 10 + UInt64(utf8[index] - 0x30)
+            digits += 1
+            guard digits <= 10 else { throw .invalid }
+            index = utf8.index(after: index)
+        }
+        guard digits > 0, number < 0x8000_0000, index != utf8.endIndex, utf8[index] == 0x20 || utf8[index] == 0x09 else { throw .invalid }
+        while index != utf8.endIndex, utf8[index] == 0x20 || utf8[index] == 0x09 { index = utf8.index(after: index) }
+        let method = Substring(utf8[index...])
+        guard !method.isEmpty, method.utf8.allSatisfy(SIPGrammar.isTokenByte) else { throw .invalid }
+        self.number = UInt32(number)
+        self.method = SIPMethod(String(method))
     }
 }
 

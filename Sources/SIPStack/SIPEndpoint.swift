@@ -83,7 +83,7 @@ public struct SIPEndpoint: Sendable {
         // RFC 3261 §18.2.1 and RFC 3581: record where the request really came from.
         var request = original
         SIPEndpoint.stampReceived(&via, peer: peer)
-        request.headers.replaceTopVia(with: via.description)
+        request.replaceTopVia(via)
         let responsePeer = SIPEndpoint.responseDestination(via: via, peer: peer)
 
         if !configuration.trustedNetworks.contains(peer.remoteAddress) {
@@ -625,15 +625,4 @@ extension String {
     }
 }
 
-extension SIPHeaders {
-    /// Replaces the first Via value (which may share a field with others).
-    mutating func replaceTopVia(with value: String) {
-        guard let index = fields.firstIndex(where: { $0.name == .via }) else { return }
-        var values = SIPHeaders.splitList(fields[index].value)
-        guard !values.isEmpty else { return }
-        values[0] = value
-        var updated = fields
-        updated[index].value = values.joined(separator: ", ")
-        self = SIPHeaders(updated)
-    }
-}
+
