@@ -84,10 +84,15 @@ let package = Package(
         ),
         // Counts allocations in the benchmark process only.
         .target(name: "CAllocationCounter", path: "bench/Sources/CAllocationCounter"),
+        // Fixture loading shared by the test targets.
+        .target(
+            name: "SIPTestSupport",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")],
+            path: "Tests/SIPTestSupport"
+        ),
         .testTarget(
             name: "SIPCoreTests",
-            dependencies: ["SIPCore"],
-            resources: []
+            dependencies: ["SIPCore", "SIPTestSupport"]
         ),
         .testTarget(
             name: "SIPStackTests",
@@ -104,7 +109,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SIPRECServer", "SIPStack", "SIPCore",
+                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

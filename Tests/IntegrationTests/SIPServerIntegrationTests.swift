@@ -1,0 +1,158 @@
+import Foundation
+import NIOCore
+import NIOSSL
+import SIPCore
+import SIPTestSupport
+import Testing
+
+/// End-to-end tests against the built siprecd binary: sipp scenarios for the RFC 3261 flows,
+/// our own client for bad input, TCP framing limits and TLS. They run one after another in
+/// one process (each test starts its own server with the configuration it needs).
+@Suite("siprecd over the network", .serialized)
+struct SIPServerIntegrationTests {
+    // MARK: - sipp scenarios
+
+    func runSipp(_ scenario: String, yaml: String = "", transport: String, calls: Int = 1, rate: Int = 5) throws {
+        let server = try ServerProcess(yaml: yaml)
+        defer { server.stop() }
+        let port = server.port(transport == "t1" ? "tcp" : "udp")
+        let result = try Sipp.run(scenario, port: port, transport: transport, calls: calls, rate: rate)
+        #expect(result.status == 0, "sipp \(scenario) -t \(transport) exited \(result.status)\n\(result.errors)\n\(result.output)\nserver log:\n\(server.log)")
+        #expect(server.isRunning)
+    }
+
+    @Test("sipp: OPTIONS over UDP and TCP get 200 with Allow, Accept and Supported: siprec", arguments: ["u1", "t1"])
+    func options(transport: String) throws {
+        try runSipp("options.xml", transport: transport)
+    }
+
+    @Test("sipp: INVITE/200/ACK/BYE over UDP")
+    func basicCallUDP() throws {
+        try runSipp("basic-call.xml", transport: "u1", calls: 5, rate: 10)
+    }
+
+    @Test("sipp: several calls on one TCP connection")
+    func basicCallTCP() throws {
+        try runSipp("basic-call.xml", transport: "t1", calls: 8, rate: 20)
+    }
+
+    @Test("sipp: CANCEL before the answer gets 200 and 487", arguments: ["u1", "t1"])
+    func cancel(transport: String) throws {
+        try runSipp("cancel.xml", yaml: "sip:\n  answer-delay-ms: 1500\n", transport: transport, calls: 3, rate: 10)
+    }
+
+    @Test("sipp: an INVITE retransmitted after a lost 200 gets the same 200 again")
+    func lost200() throws {
+        try runSipp("invite-retransmit-lost-200.xml", transport: "u1", calls: 3, rate: 10)
+    }
+
+    @Test("sipp: a SIPREC INVITE with a two-stream multipart offer is answered with two m-lines")
+    func siprecCall() throws {
+        try runSipp("siprec-call.xml", transport: "u1", calls: 2, rate: 10)
+    }
+
+    // MARK: - Bad input
+
+    /// Points the fixture's top Via at our client so the UDP response comes back to it.
+    static func aimVia(_ text: String, port: Int) -> String {
+        guard let range = text.range(of: #"Via: SIP/2\.0/UDP [^;\r\n]+"#, options: .regularExpression) else { return text }
+        return text.replacingCharacters(in: range, with: "Via: SIP/2.0/UDP 127.0.0.1:\(port)")
+    }
+
+    @Test("invalid datagrams get the parser's status and a reason naming the problem; nothing crashes")
+    func invalidDatagrams() async throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        defer { Task { await client.close() } }
+        let manifest = Fixtures.manifest("messages").filter { $0["kind"] as? String == "error" && $0["file"] as? String != "invalid/message-too-large.sip" }
+        #expect(manifest.count >= 15)
+        for entry in manifest {
+            let file = try #require(entry["file"] as? String)
+            let raw = try String(contentsOf: Fixtures.root.appendingPathComponent("messages/\(file)"), encoding: .isoLatin1)
+            var bytes = ByteBuffer()
+            bytes.writeBytes(Self.aimVia(raw, port: client.localPort).unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+            try await client.send(bytes)
+            if entry["looksLikeRequest"] as? Bool == false {
+                // Responses are never answered: the next thing we hear is the OPTIONS below.
+                continue
+            }
+            let response = await client.nextResponse()
+            #expect(response?.statusCode == entry["status"] as? Int, "\(file)")
+            let code = SIPParseError.Code(rawValue: entry["error"] as? String ?? "")
+            let header = entry["header"] as? String
+            #expect(response?.reasonPhrase == code.map { SIPParseError($0, header: header).reasonPhrase }, "\(file)")
+        }
+        try await client.send(SIPText.options(port: client.localPort))
+        let alive = await client.nextResponse()
+        #expect(alive?.statusCode == 200)
+        #expect(alive?.cseq?.method == .options)
+        #expect(server.isRunning)
+    }
+
+    @Test("unknown method 501; over the size limit 513; untrusted source 403")
+    func rejections() async throws {
+        let server = try ServerProcess(yaml: "sip:\n  limits:\n    max-message-size: 2048\n")
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        try await client.send(SIPText.options(port: client.localPort, method: "FROBNICATE"))
+        #expect(await client.nextResponse()?.statusCode == 501)
+        let big = SIPText.options(port: client.localPort).replacingOccurrences(of: "Content-Length: 0", with: "X-Padding: \(String(repeating: "a", count: 3000))\r\nContent-Length: 0")
+        try await client.send(big)
+        let tooLarge = await client.nextResponse()
+        #expect(tooLarge?.statusCode == 513)
+        await client.close()
+
+        let strict = try ServerProcess(yaml: "sip:\n  trusted-networks: [198.51.100.0/24]\n")
+        defer { strict.stop() }
+        let outsider = try await SIPTestClient.udp(port: strict.port("udp"))
+        try await outsider.send(SIPText.options(port: outsider.localPort))
+        #expect(await outsider.nextResponse()?.statusCode == 403)
+        await outsider.close()
+    }
+
+    @Test("TCP: oversize message gets 513 and the connection closes; other connections are not disturbed")
+    func tcpOversize() async throws {
+        let server = try ServerProcess()
+        defer { server.stop() }
+        let bystander = try await SIPTestClient.tcp(port: server.port("tcp"))
+        let client = try await SIPTestClient.tcp(port: server.port("tcp"))
+        let big = try Fixtures.bytes("messages", "invalid/message-too-large.sip")
+        try await client.send(big)
+        #expect(await client.nextResponse()?.statusCode == 513)
+        #expect(await client.waitForClose(timeout: .seconds(5)))
+        try await bystander.send(SIPText.options(transport: "TCP"))
+        #expect(await bystander.nextResponse()?.statusCode == 200)
+        await bystander.close()
+    }
+
+    @Test("TCP: missing Content-Length gets 400 and a close; a stalled partial message is cut off after the bounded wait")
+    func tcpFraming() async throws {
+        let server = try ServerProcess(yaml: "sip:\n  incomplete-message-timeout-ms: 300\n")
+        defer { server.stop() }
+        let client = try await SIPTestClient.tcp(port: server.port("tcp"))
+        try await client.send(SIPText.options(transport: "TCP").replacingOccurrences(of: "Content-Length: 0\r\n", with: ""))
+        let response = await client.nextResponse()
+        #expect(response?.statusCode == 400)
+        #expect(response?.reasonPhrase == "Missing Content-Length")
+        #expect(await client.waitForClose(timeout: .seconds(5)))
+
+        let staller = try await SIPTestClient.tcp(port: server.port("tcp"))
+        try await staller.send(SIPText.options(transport: "TCP").replacingOccurrences(of: "Content-Length: 0", with: "Content-Length: 100"))
+        #expect(await staller.waitForClose(timeout: .seconds(5)))
+
+        let pinger = try await SIPTestClient.tcp(port: server.port("tcp"))
+        try await pinger.send("\r\n\r\n")
+        #expect(await pinger.nextBytes().map { String(buffer: $0) } == "\r\n")
+        try await pinger.send(SIPText.options(transport: "TCP"))
+        #expect(await pinger.nextResponse()?.statusCode == 200)
+        await pinger.close()
+    }
+
+    @Test("SIGTERM stops the server cleanly")
+    func gracefulStop() throws {
+        let server = try ServerProcess()
+        #expect(server.stop() == 0)
+        #expect(server.log.contains("SIP listeners closing"))
+    }
+}

@@ -1,0 +1,180 @@
+import Foundation
+import Testing
+
+/// Runs the built siprecd binary with a configuration, and learns its ports from the
+/// "listening" log lines it prints once its listeners are bound.
+final class ServerProcess: @unchecked Sendable {
+    struct Listener: Hashable {
+        var transport: String
+        var host: String
+        var port: Int
+    }
+
+    let process = Process()
+    let directory: URL
+    private(set) var listeners: [Listener] = []
+    private let lines = LineCollector()
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["SIPRECD_BINARY"] { return path }
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        return root.appendingPathComponent(".build/debug/siprecd").path
+    }
+
+    static var repositoryRoot: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    /// Starts siprecd with `yaml` as its configuration file and `listen` as its listeners
+    /// (port 0: the kernel picks), and waits until every listener is bound.
+    init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]) throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let config = directory.appendingPathComponent("siprecd.yaml")
+        try yaml.write(to: config, atomically: true, encoding: .utf8)
+        process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
+        process.arguments = ["--config", config.path, "--data-dir", directory.appendingPathComponent("var").path, "--log-level", "info"]
+            + listen.flatMap { ["--sip-listen", $0] }
+        let pipe = Pipe()
+        process.standardError = pipe
+        process.standardOutput = FileHandle.nullDevice
+        let collector = lines
+        pipe.fileHandleForReading.readabilityHandler = { handle in
+            let data = handle.availableData
+            if data.isEmpty {
+                handle.readabilityHandler = nil
+                collector.finish()
+            } else {
+                collector.append(data)
+            }
+        }
+        try process.run()
+        let expected = listen.count
+        guard let found = collector.waitFor(timeout: 30, { lines in
+            let bound = lines.compactMap(ServerProcess.parseListening)
+            return bound.count >= expected ? bound : nil
+        }) else {
+            process.terminate()
+            throw ServerError.didNotStart(collector.text)
+        }
+        listeners = found
+    }
+
+    static func parseListening(_ line: String) -> Listener? {
+        // "... info siprecd: sip=udp:127.0.0.1:40123 [SIPRECServer] listening"
+        guard line.hasSuffix("listening"), let range = line.range(of: "sip=") else { return nil }
+        let value = line[range.upperBound...].split(separator: " ").first.map(String.init) ?? ""
+        let parts = value.split(separator: ":")
+        guard parts.count >= 3, let port = Int(parts.last!) else { return nil }
+        return Listener(transport: String(parts[0]), host: parts[1..<(parts.count - 1)].joined(separator: ":"), port: port)
+    }
+
+    func port(_ transport: String) -> Int { listeners.first { $0.transport == transport }?.port ?? 0 }
+
+    var log: String { lines.text }
+
+    var isRunning: Bool { process.isRunning }
+
+    /// SIGTERM, then waits for the exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32 {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+        return process.terminationStatus
+    }
+
+    enum ServerError: Error { case didNotStart(String) }
+}
+
+/// Collects a child's output lines and lets a caller wait for a condition on them.
+final class LineCollector: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var buffer = Data()
+    private var collected: [String] = []
+    private var finished = false
+
+    func append(_ data: Data) {
+        condition.lock()
+        buffer.append(data)
+        while let newline = buffer.firstIndex(of: 0x0A) {
+            collected.append(String(decoding: buffer[buffer.startIndex..<newline], as: UTF8.self))
+            buffer.removeSubrange(buffer.startIndex...newline)
+        }
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    func finish() {
+        condition.lock()
+        finished = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    var text: String {
+        condition.lock()
+        defer { condition.unlock() }
+        return collected.joined(separator: "\n")
+    }
+
+    /// Waits (bounded) until `check` returns a value for the lines so far.
+    func waitFor<T>(timeout: TimeInterval, _ check: ([String]) -> T?) -> T? {
+        let deadline = Date().addingTimeInterval(timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        while true {
+            if let value = check(collected) { return value }
+            if finished || !condition.wait(until: deadline) { return check(collected) }
+        }
+    }
+}
+
+/// Runs a sipp scenario from sip-fixtures/sipp against the server.
+struct Sipp {
+    struct Result {
+        var status: Int32
+        var errors: String
+        var output: String
+    }
+
+    static func run(_ scenario: String, port: Int, transport: String = "u1", calls: Int = 1, rate: Int = 5,
+                    extra: [String] = []) throws -> Result {
+        let work = FileManager.default.temporaryDirectory.appendingPathComponent("sipp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: work) }
+        let scenarioPath = ServerProcess.repositoryRoot.appendingPathComponent("sip-fixtures/sipp/\(scenario)").path
+        let errorFile = work.appendingPathComponent("errors.log").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.currentDirectoryURL = work
+        process.arguments = ["90", "sipp", "127.0.0.1:\(port)", "-sf", scenarioPath, "-i", "127.0.0.1", "-p", "\(try freeUDPPort())",
+                             "-t", transport, "-m", "\(calls)", "-r", "\(rate)", "-l", "\(max(calls, 1))",
+                             "-timeout", "60s", "-timeout_error", "-trace_err", "-error_file", errorFile,
+                             "-buff_size", "4194304", "-nostdin"] + extra
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let errors = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
+        return Result(status: process.terminationStatus, errors: errors, output: String(decoding: data.suffix(4000), as: UTF8.self))
+    }
+
+    /// A port no one listens on now (sipp needs its own; the kernel's choice avoids clashes).
+    static func freeUDPPort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) } }
+        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) } }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}
