@@ -1,0 +1,95 @@
+import Foundation
+import SIPStack
+import Testing
+@testable import SIPRECServer
+
+@Suite("Configuration")
+struct ServerConfigurationTests {
+    @Test("the example configuration file parses and equals the built-in defaults")
+    func exampleFileIsDefaults() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/siprecd.yaml")
+        var fromFile = ServerConfiguration()
+        try fromFile.apply(yaml: try String(contentsOf: url, encoding: .utf8))
+        let defaults = ServerConfiguration()
+        #expect(fromFile.sipListen == defaults.sipListen)
+        #expect(fromFile.httpListen == defaults.httpListen)
+        #expect(fromFile.dataDirectory == defaults.dataDirectory)
+        #expect(fromFile.rtpPorts == defaults.rtpPorts)
+        #expect(fromFile.trustedNetworks == defaults.trustedNetworks)
+        #expect(fromFile.timers == defaults.timers)
+        #expect(fromFile.limits == defaults.limits)
+        #expect(fromFile.incompleteMessageTimeout == defaults.incompleteMessageTimeout)
+        #expect(fromFile.answerDelay == defaults.answerDelay)
+        #expect(fromFile.maxConcurrentCalls == defaults.maxConcurrentCalls)
+        #expect(fromFile.tls == nil)
+        #expect(fromFile.logLevel == defaults.logLevel)
+    }
+
+    @Test("values from YAML override defaults")
+    func overrides() throws {
+        var configuration = ServerConfiguration()
+        try configuration.apply(yaml: """
+        sip:
+          listen: ["udp:[::1]:5070", "tls:0.0.0.0:5061"]
+          trusted-networks: [192.0.2.0/24]
+          timers: {t1-ms: 250, t2-ms: 2000}
+          tls: {certificate: /etc/siprecd/cert.pem, private-key: /etc/siprecd/key.pem}
+        media:
+          rtp-ports: 30000-30100
+        log:
+          level: debug
+        """)
+        #expect(configuration.sipListen.map(\.description) == ["udp:[::1]:5070", "tls:0.0.0.0:5061"])
+        #expect(configuration.timers.t1 == .milliseconds(250))
+        #expect(configuration.timers.transactionTimeout == .milliseconds(16000))
+        #expect(configuration.rtpPorts == 30000...30100)
+        #expect(configuration.tls?.certificateChainFile == "/etc/siprecd/cert.pem")
+        #expect(configuration.logLevel == .debug)
+        try configuration.validate()
+    }
+
+    @Test("bad values name the key", arguments: [
+        ("sip:\n  listen: [sctp:0.0.0.0:5060]\n", "sip.listen"),
+        ("sip:\n  trusted-networks: [not-a-network]\n", "sip.trusted-networks"),
+        ("sip:\n  timers: {t1-ms: 0}\n", "sip.timers.t1-ms"),
+        ("media:\n  rtp-ports: 70000-80000\n", "media.rtp-ports"),
+        ("log:\n  level: loud\n", "log.level"),
+        ("sip:\n  tls: {certificate: /x.pem}\n", "sip.tls.private-key"),
+        ("sip: [", "(file)"),
+    ])
+    func badValues(yaml: String, key: String) {
+        var configuration = ServerConfiguration()
+        #expect(throws: ServerConfiguration.Error.self) { try configuration.apply(yaml: yaml) }
+        do { try configuration.apply(yaml: yaml) } catch let error as ServerConfiguration.Error {
+            #expect(error.key == key)
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test("a TLS listener without certificate settings fails validation")
+    func tlsNeedsCertificate() throws {
+        var configuration = ServerConfiguration()
+        try configuration.setSIPListen(["tls:0.0.0.0:5061"])
+        #expect(throws: ServerConfiguration.Error.self) { try configuration.validate() }
+    }
+}
+
+@Suite("RTP port pool")
+struct RTPPortPoolTests {
+    @Test("hands out even ports, never twice, and reuses released ones last")
+    func allocation() {
+        var pool = RTPPortPool(range: 20001...20010)
+        var ports: [Int] = []
+        while let port = pool.allocate() { ports.append(port) }
+        #expect(ports == [20002, 20004, 20006, 20008])
+        #expect(pool.allocate() == nil)
+        pool.release(20004)
+        pool.release(20004)
+        #expect(pool.available == 1)
+        #expect(pool.allocate() == 20004)
+        pool.release(12345)
+        #expect(pool.allocated == 4)
+    }
+}

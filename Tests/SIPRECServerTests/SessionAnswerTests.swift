@@ -1,0 +1,98 @@
+import Foundation
+import NIOCore
+import SDP
+import SIPCore
+import Testing
+@testable import SIPRECServer
+
+@Suite("SDP answers and session recognition")
+struct SessionAnswerTests {
+    let offer = """
+    v=0\r
+    o=src 1 1 IN IP4 192.0.2.10\r
+    s=-\r
+    c=IN IP4 192.0.2.10\r
+    t=0 0\r
+    m=audio 20000 RTP/AVP 8 0 101\r
+    a=rtpmap:101 telephone-event/8000\r
+    a=fmtp:101 0-15\r
+    a=label:2\r
+    a=sendonly\r
+    m=video 20010 RTP/AVP 96\r
+    a=rtpmap:96 H264/90000\r
+    m=audio 20002 RTP/AVP 0\r
+    a=label:1\r
+    a=inactive\r
+    m=audio 20004 RTP/SAVP 0\r
+    a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz\r
+    a=label:3\r
+
+    """
+
+    @Test("one answer m-line per offered m-line, in order; video and (for now) SRTP rejected with port 0")
+    func answer() throws {
+        let sdp = try SessionDescription(parsing: offer)
+        #expect(sdp.media.map(SDPAnswerer.isRecordable) == [true, false, true, false])
+        let answer = SDPAnswerer(address: "192.0.2.20", sessionID: 7).answer(to: sdp, ports: [30000, nil, 30002, nil])
+        #expect(answer.media.map(\.port) == [30000, 0, 30002, 0])
+        #expect(answer.media.map(\.type) == ["audio", "video", "audio", "audio"])
+        #expect(answer.media[0].formats == ["8", "101"])
+        #expect(answer.media[0].direction == .recvonly)
+        #expect(answer.media[0].label == "2")
+        #expect(answer.media[2].direction == .inactive)
+        #expect(answer.media[2].label == "1")
+        #expect(answer.connectionAddress == "192.0.2.20")
+        // The answer parses back to itself.
+        #expect(try SessionDescription(parsing: answer.text) == answer)
+    }
+
+    @Test("delayed offer: our offer is recvonly with the codecs we decode")
+    func ourOffer() {
+        let offer = SDPAnswerer(address: "2001:db8::20", sessionID: 1).offer(port: 30010)
+        #expect(offer.media.count == 1)
+        #expect(offer.media[0].direction == .recvonly)
+        #expect(offer.media[0].formats.contains("0"))
+        #expect(offer.text.contains("c=IN IP6 2001:db8::20"))
+    }
+
+    func request(contentType: String?, body: String?, extra: [String] = []) -> SIPRequest {
+        var headers = SIPHeaders()
+        if let contentType { headers.add(.contentType, contentType) }
+        for line in extra {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            headers.add(SIPHeaderName(String(parts[0])), parts[1].trimmingCharacters(in: .whitespaces))
+        }
+        return SIPRequest(method: .invite, uri: SIPURI(host: "192.0.2.20"), headers: headers, body: body.map { ByteBuffer(string: $0) })
+    }
+
+    @Test("the SDP is found in a plain body and in a multipart body; other bodies are refused with the right status")
+    func extractSDP() {
+        guard case .sdp = RecordingSessionController.extractSDP(request(contentType: "application/sdp", body: offer)) else {
+            Issue.record("plain SDP not found"); return
+        }
+        let multipart = "--b\r\nContent-Type: application/rs-metadata+xml\r\n\r\n<recording/>\r\n--b\r\nContent-Type: application/sdp\r\n\r\n\(offer)\r\n--b--\r\n"
+        guard case .sdp(let sdp) = RecordingSessionController.extractSDP(request(contentType: "multipart/mixed;boundary=b", body: multipart)) else {
+            Issue.record("multipart SDP not found"); return
+        }
+        #expect(sdp.media.count == 4)
+        guard case .none = RecordingSessionController.extractSDP(request(contentType: nil, body: nil)) else {
+            Issue.record("no body should be a delayed offer"); return
+        }
+        guard case .unreadable(415, _) = RecordingSessionController.extractSDP(request(contentType: "text/html", body: "<p>")) else {
+            Issue.record("html should be 415"); return
+        }
+        guard case .unreadable(488, _) = RecordingSessionController.extractSDP(request(contentType: "application/sdp", body: "garbage")) else {
+            Issue.record("broken SDP should be 488"); return
+        }
+    }
+
+    @Test("SIPREC is recognised by Require, +sip.src, the older src tag, or an rs-metadata part")
+    func recognition() {
+        #expect(RecordingSessionController.isSIPREC(request(contentType: nil, body: nil, extra: ["Require: siprec"])))
+        #expect(RecordingSessionController.isSIPREC(request(contentType: nil, body: nil, extra: ["Contact: <sip:src@192.0.2.10>;+sip.src"])))
+        #expect(RecordingSessionController.isSIPREC(request(contentType: nil, body: nil, extra: ["Contact: <sip:src@192.0.2.10>;src"])))
+        let multipart = "--b\r\nContent-Type: application/rs-metadata+xml\r\n\r\n<recording/>\r\n--b--\r\n"
+        #expect(RecordingSessionController.isSIPREC(request(contentType: "multipart/mixed;boundary=b", body: multipart)))
+        #expect(!RecordingSessionController.isSIPREC(request(contentType: "application/sdp", body: offer, extra: ["Contact: <sip:a@192.0.2.10>"])))
+    }
+}
