@@ -115,16 +115,13 @@ public enum MediaType {
 
     /// A parameter's value with quotes removed.
     public static func parameter(_ name: String, in value: String) -> String? {
-        let pieces = splitOutsideQuotes(Substring(value), separator: UInt8(ascii: ";")).dropFirst()
-        for piece in pieces {
-            let parameter = [SIPParameter].parse(piece)
-            guard let first = parameter.first, first.name.caseInsensitiveEquals(name), var found = first.value else { continue }
-            if found.hasPrefix("\""), found.hasSuffix("\""), found.count >= 2 {
-                found = String(found.dropFirst().dropLast())
-            }
-            return found
+        guard let semicolon = value.firstIndex(of: ";") else { return nil }
+        let parameters = [SIPParameter].parse(value[semicolon...])
+        guard case .some(.some(var found)) = parameters.parameter(name) else { return nil }
+        if found.hasPrefix("\""), found.hasSuffix("\""), found.count >= 2 {
+            found = String(found.dropFirst().dropLast())
         }
-        return nil
+        return found
     }
 }
 

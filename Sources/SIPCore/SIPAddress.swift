@@ -35,75 +35,7 @@ public struct SIPAddress: Hashable, Sendable, CustomStringConvertible {
     public enum ParseError: Error, Sendable { case invalid }
 
     public init(parsing text: some StringProtocol) throws(ParseError) {
-        let text = Substring(text).trimmingSIPWhitespace()
-        guard !text.isEmpty else { throw .invalid }
-        displayName = nil
-        parameters = []
-        isWildcard = false
-        if text == "*" {
-            isWildcard = true
-            uri = SIPURI(host: "*")
-            return
-        }
-        let utf8 = text.utf8
-        var index = utf8.startIndex
-        // Display name: a quoted string, or tokens up to '<'.
-        var display: String?
-        if utf8[index] == UInt8(ascii: "\"") {
-            var value: [UInt8] = []
-            index = utf8.index(after: index)
-            var closed = false
-            while index != utf8.endIndex {
-                let byte = utf8[index]
-                if byte == UInt8(ascii: "\\") {
-                    index = utf8.index(after: index)
-                    guard index != utf8.endIndex else { break }
-                    value.append(utf8[index])
-                } else if byte == UInt8(ascii: "\"") {
-                    closed = true
-                    index = utf8.index(after: index)
-                    break
-                } else {
-                    value.append(byte)
-                }
-                index = utf8.index(after: index)
-            }
-            guard closed else { throw .invalid }
-            display = String(decoding: value, as: UTF8.self)
-            while index != utf8.endIndex, utf8[index] == 0x20 || utf8[index] == 0x09 { index = utf8.index(after: index) }
-            guard index != utf8.endIndex, utf8[index] == UInt8(ascii: "<") else { throw .invalid }
-        }
-        if let open = utf8[index...].firstIndex(of: UInt8(ascii: "<")) {
-            if display == nil {
-                let name = Substring(utf8[index..<open]).trimmingSIPWhitespace()
-                if !name.isEmpty { display = String(name) }
-            }
-            guard let close = utf8[open...].firstIndex(of: UInt8(ascii: ">")) else { throw .invalid }
-            do {
-                uri = try SIPURI(parsing: Substring(utf8[utf8.index(after: open)..<close]))
-            } catch {
-                throw .invalid
-            }
-            let rest = Substring(utf8[utf8.index(after: close)...]).trimmingSIPWhitespace()
-            if !rest.isEmpty {
-                guard rest.utf8.first == UInt8(ascii: ";") else { throw .invalid }
-                parameters = [SIPParameter].parse(rest)
-            }
-        } else {
-            // addr-spec: parameters after the URI belong to the header (RFC 3261 §20.10).
-            let spec = Substring(utf8[index...])
-            var uriText = spec
-            if let semi = spec.utf8.firstIndex(of: UInt8(ascii: ";")) {
-                uriText = Substring(spec.utf8[spec.utf8.startIndex..<semi])
-                parameters = [SIPParameter].parse(Substring(spec.utf8[spec.utf8.index(after: semi)...]))
-            }
-            do {
-                uri = try SIPURI(parsing: uriText)
-            } catch {
-                throw .invalid
-            }
-        }
-        displayName = display
+        self = try SIPBytes.withBytes(text) { (bytes) throws(ParseError) in try SIPAddress(bytes: bytes, range: 0..<bytes.count) }
     }
 
     static func escapeQuoted(_ text: String) -> String {

@@ -108,19 +108,33 @@ public struct SIPMessageParser: Sendable {
         }
 
         while lineStart < bytes.count {
+            // One pass finds the line end and any control character (NUL, bare CR, ...):
+            // HTAB is allowed, and CR only right before the LF.
             var lineEnd = lineStart
-            while lineEnd < bytes.count, bytes[lineEnd] != 0x0A { lineEnd += 1 }
+            var hasControl = false
+            while lineEnd < bytes.count {
+                let byte = bytes[lineEnd]
+                if byte == 0x0A { break }
+                if (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+                    if !(byte == 0x0D && (lineEnd + 1 == bytes.count || bytes[lineEnd + 1] == 0x0A)) { hasControl = true }
+                }
+                lineEnd += 1
+            }
             let nextLine = lineEnd + 1
             if lineEnd > lineStart, bytes[lineEnd - 1] == 0x0D { lineEnd -= 1 }
             let line = UnsafeRawBufferPointer(rebasing: bytes[lineStart..<lineEnd])
             lineStart = nextLine
             if isFirstLine {
                 isFirstLine = false
-                parseStartLine(line, into: &head)
+                if hasControl {
+                    head.startLineError = .malformedStartLine
+                } else {
+                    parseStartLine(line, into: &head)
+                }
                 continue
             }
             if line.isEmpty { continue }
-            if !SIPMessageParser.isValidHeaderLine(line) {
+            if hasControl {
                 if head.headerError == nil { head.headerError = SIPParseError(.malformedHeader) }
                 continue
             }
@@ -167,12 +181,6 @@ public struct SIPMessageParser: Sendable {
         return head
     }
 
-    /// Rejects NUL, bare CR and other control characters (HTAB is allowed).
-    static func isValidHeaderLine(_ line: UnsafeRawBufferPointer) -> Bool {
-        for byte in line where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return false }
-        return true
-    }
-
     static func trim(_ bytes: UnsafeRawBufferPointer) -> UnsafeRawBufferPointer {
         var start = 0
         var end = bytes.count
@@ -194,10 +202,6 @@ public struct SIPMessageParser: Sendable {
     }
 
     func parseStartLine(_ line: UnsafeRawBufferPointer, into head: inout ParsedHead) {
-        if !SIPMessageParser.isValidHeaderLine(line) {
-            head.startLineError = .malformedStartLine
-            return
-        }
         if SIPMessageParser.hasSIPPrefix(line) {
             // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
             head.looksLikeRequest = false

@@ -47,46 +47,13 @@ extension Array where Element == SIPParameter {
 
     /// Parses `;a=b;c;d="x;y"` (leading semicolon optional). Quoted values may contain `;`.
     static func parse(_ text: Substring) -> [SIPParameter] {
-        var result: [SIPParameter] = []
-        for piece in splitOutsideQuotes(text, separator: UInt8(ascii: ";")) {
-            let trimmed = piece.trimmingSIPWhitespace()
-            if trimmed.isEmpty { continue }
-            if let eq = trimmed.utf8.firstIndex(of: UInt8(ascii: "=")) {
-                let name = Substring(trimmed.utf8[trimmed.utf8.startIndex..<eq]).trimmingSIPWhitespace()
-                let value = Substring(trimmed.utf8[trimmed.utf8.index(after: eq)...]).trimmingSIPWhitespace()
-                result.append(SIPParameter(String(name), String(value)))
-            } else {
-                result.append(SIPParameter(String(trimmed), nil))
-            }
+        SIPBytes.withBytes(text) { bytes in
+            var start = 0
+            while start < bytes.count, SIPBytes.isWhitespace(bytes[start]) { start += 1 }
+            if start < bytes.count, bytes[start] == UInt8(ascii: ";") { start += 1 }
+            return SIPBytes.parameters(bytes, start..<bytes.count)
         }
-        return result
     }
-}
-
-/// Splits on `separator` outside double-quoted strings.
-func splitOutsideQuotes(_ text: Substring, separator: UInt8) -> [Substring] {
-    var parts: [Substring] = []
-    var inQuotes = false
-    var escaped = false
-    let utf8 = text.utf8
-    var start = utf8.startIndex
-    var index = start
-    while index != utf8.endIndex {
-        let byte = utf8[index]
-        if escaped {
-            escaped = false
-        } else if inQuotes {
-            if byte == UInt8(ascii: "\\") { escaped = true } else if byte == UInt8(ascii: "\"") { inQuotes = false }
-        } else if byte == UInt8(ascii: "\"") {
-            inQuotes = true
-        } else if byte == separator {
-            parts.append(Substring(utf8[start..<index]))
-            start = utf8.index(after: index)
-        }
-        index = utf8.index(after: index)
-    }
-    parts.append(Substring(utf8[start..<utf8.endIndex]))
-    return parts
 }
 
 extension StringProtocol {

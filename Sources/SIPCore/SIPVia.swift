@@ -30,40 +30,7 @@ public struct SIPVia: Hashable, Sendable, CustomStringConvertible {
     public enum ParseError: Error, Sendable { case invalid }
 
     public init(parsing text: some StringProtocol) throws(ParseError) {
-        let text = Substring(text).trimmingSIPWhitespace()
-        // sent-protocol is three tokens separated by '/', with optional LWS around the slashes.
-        var slashes = 0
-        let utf8 = text.utf8
-        var index = utf8.startIndex
-        var protocolBytes: [UInt8] = []
-        while index != utf8.endIndex {
-            let byte = utf8[index]
-            if byte == UInt8(ascii: "/") { slashes += 1 }
-            if slashes == 2, byte != UInt8(ascii: "/"), byte != 0x20, byte != 0x09 {
-                // Read the transport token.
-                break
-            }
-            if byte != 0x20 && byte != 0x09 { protocolBytes.append(byte) }
-            index = utf8.index(after: index)
-        }
-        guard slashes == 2, String(decoding: protocolBytes, as: UTF8.self).uppercased() == "SIP/2.0/" else { throw .invalid }
-        let transportStart = index
-        while index != utf8.endIndex, utf8[index] != 0x20, utf8[index] != 0x09 { index = utf8.index(after: index) }
-        let transportToken = Substring(utf8[transportStart..<index])
-        guard !transportToken.isEmpty else { throw .invalid }
-        transport = transportToken.uppercased()
-        let sentByAndParams = Substring(utf8[index...]).trimmingSIPWhitespace()
-        var sentBy = sentByAndParams
-        parameters = []
-        if let semi = sentByAndParams.utf8.firstIndex(of: UInt8(ascii: ";")) {
-            sentBy = Substring(sentByAndParams.utf8[sentByAndParams.utf8.startIndex..<semi])
-            parameters = [SIPParameter].parse(Substring(sentByAndParams.utf8[sentByAndParams.utf8.index(after: semi)...]))
-        }
-        do {
-            (host, port) = try SIPURI.splitHostPort(sentBy)
-        } catch {
-            throw .invalid
-        }
+        self = try SIPBytes.withBytes(text) { (bytes) throws(ParseError) in try SIPVia(bytes: bytes, range: 0..<bytes.count) }
     }
 }
 

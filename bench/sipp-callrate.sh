@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Signalling capacity: INVITE/200/ACK/BYE/200 call cycles per second (no media) with sipp as
+# the client on this machine, against siprecd and, in the same run, against sipp's own UAS
+# (`sipp -sn uas`) as the reference. For each server the rate is raised step by step; the
+# result is the highest rate whose run finished with zero failed calls.
+#
+#   bench/sipp-callrate.sh [SECONDS_PER_STEP] [RATES...]
+#
+# Needs a release build (make release) and sipp (Debian sip-tester).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+STEP_SECONDS=${1:-10}
+shift || true
+RATES=("$@")
+[ ${#RATES[@]} -gt 0 ] || RATES=(1000 2000 3000 4000 5000 6000 8000)
+TRANSPORT=${TRANSPORT:-u1}
+SIPRECD=./.build/release/siprecd
+SCENARIO=sip-fixtures/sipp/bench-call.xml
+WORK=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
+
+cpu_seconds() { # utime+stime of a pid, in seconds
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14+$15)/hz}' "/proc/$1/stat"
+}
+
+run_step() { # name port rate -> prints "rate ok|fail successful failed cpu"
+  local name=$1 port=$2 rate=$3 pid=$4
+  local calls=$((rate * STEP_SECONDS))
+  local before after status
+  before=$(cpu_seconds "$pid")
+  set +e
+  timeout $((STEP_SECONDS * 4 + 60)) sipp "127.0.0.1:$port" -sf "$SCENARIO" -t "$TRANSPORT" -i 127.0.0.1 -p 16000 \
+    -r "$rate" -l $((rate * 4)) -m "$calls" -timeout $((STEP_SECONDS * 4 + 30))s -timeout_error \
+    -buff_size 4194304 -nostdin -trace_screen -screen_file "$WORK/screen.txt" >/dev/null 2>&1
+  status=$?
+  set -e
+  after=$(cpu_seconds "$pid")
+  local ok failed
+  ok=$(grep -E "^ +Successful call" "$WORK/screen.txt" | tail -1 | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+  failed=$(grep -E "^ +Failed call" "$WORK/screen.txt" | tail -1 | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+  local cpu
+  cpu=$(awk -v a="$before" -v b="$after" 'BEGIN{printf "%.2f", b-a}')
+  local verdict=fail
+  [ "$status" -eq 0 ] && [ "${failed:-1}" = "0" ] && [ "${ok:-0}" = "$calls" ] && verdict=ok
+  echo "$name rate=$rate calls=$calls successful=${ok:-?} failed=${failed:-?} server_cpu_s=$cpu $verdict"
+  [ "$verdict" = ok ]
+}
+
+bench_server() { # name start-command port
+  local name=$1 port=$2
+  shift 2
+  "$@" >"$WORK/$name.log" 2>&1 &
+  local pid=$!
+  # Wait until the server answers an OPTIONS (siprecd) or its port is bound (sipp uas).
+  for _ in $(seq 1 100); do
+    ss -lun -ltn | grep -q ":$port " && break
+    sleep 0.1
+  done
+  local best=0
+  for rate in "${RATES[@]}"; do
+    if run_step "$name" "$port" "$rate" "$pid"; then best=$rate; else break; fi
+  done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  echo "RESULT $name transport=$TRANSPORT max_clean_rate=$best calls/s"
+}
+
+[ -x "$SIPRECD" ] || { echo "build first: make release"; exit 1; }
+echo "machine: $(nproc) cores, $(uname -r); sipp $(sipp -v 2>&1 | grep -o 'v[0-9.]*' | head -1); step ${STEP_SECONDS}s"
+[ "$TRANSPORT" = u1 ] && LISTEN=udp || LISTEN=tcp
+bench_server siprecd 15080 "$SIPRECD" --sip-listen "$LISTEN:127.0.0.1:15080" --data-dir "$WORK/var" --log-level warning
+bench_server sipp-uas 15082 sipp -sn uas -i 127.0.0.1 -p 15082 -t "$TRANSPORT" -buff_size 4194304 -nostdin
