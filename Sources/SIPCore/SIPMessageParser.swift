@@ -28,17 +28,17 @@ public struct SIPMessageParser: Sendable {
             let bodyStart = headerEnd?.bodyStart ?? bytes.count
             let head = parseHead(UnsafeRawBufferPointer(rebasing: bytes[start..<headEnd]))
             if datagram.readableBytes > limits.maxMessageSize {
-                return .failure(SIPParseError(.messageTooLarge, partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                return .failure(head.error(.messageTooLarge))
             }
             var bodyLength = bytes.count - bodyStart
             if let lengthText = head.headers[.contentLength] {
                 guard let declared = SIPMessageParser.parseContentLength(lengthText) else {
-                    return .failure(SIPParseError(.invalidContentLength, header: "Content-Length", partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                    return .failure(head.error(.invalidContentLength, header: "Content-Length"))
                 }
                 // RFC 3261 §18.3: a datagram shorter than Content-Length is rejected with 400;
                 // bytes beyond it are discarded.
                 if declared > bodyLength {
-                    return .failure(SIPParseError(.bodyTruncated, header: "Content-Length", partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                    return .failure(head.error(.bodyTruncated, header: "Content-Length"))
                 }
                 bodyLength = declared
             }
@@ -69,6 +69,13 @@ public struct SIPMessageParser: Sendable {
         var headerError: SIPParseError?
         var headers = SIPHeaders()
         var looksLikeRequest = true
+
+        /// An error that carries what was read, so a response can still be built and routed.
+        func error(_ code: SIPParseError.Code, header: String? = nil) -> SIPParseError {
+            var error = SIPParseError(code, header: header, partialHeaders: headers, looksLikeRequest: looksLikeRequest)
+            error.requestMethod = startLine.method
+            return error
+        }
     }
 
     /// Finds the blank line that ends the header section: returns the end of the last header
@@ -250,17 +257,14 @@ public struct SIPMessageParser: Sendable {
     /// Turns a parsed head and body into a message, checking what RFC 3261 §8.1.1 requires.
     func finish(_ head: ParsedHead, body: ByteBuffer?) throws(SIPParseError) -> SIPMessage {
         let headers = head.headers
-        if let code = head.startLineError {
-            throw SIPParseError(code, partialHeaders: headers, looksLikeRequest: head.looksLikeRequest)
-        }
+        if let code = head.startLineError { throw head.error(code) }
         if var error = head.headerError {
             error.partialHeaders = headers
             error.looksLikeRequest = head.looksLikeRequest
+            error.requestMethod = head.startLine.method
             throw error
         }
-        func fail(_ code: SIPParseError.Code, _ header: String) -> SIPParseError {
-            SIPParseError(code, header: header, partialHeaders: headers, looksLikeRequest: head.looksLikeRequest)
-        }
+        func fail(_ code: SIPParseError.Code, _ header: String) -> SIPParseError { head.error(code, header: header) }
         guard let callID = headers[.callID], !callID.isEmpty else { throw fail(.missingHeader, "Call-ID") }
         guard let cseqText = headers[.cseq] else { throw fail(.missingHeader, "CSeq") }
         guard let cseq = try? SIPCSeq(parsing: cseqText) else { throw fail(.invalidCSeq, "CSeq") }

@@ -25,6 +25,8 @@ public struct SIPParseError: Error, Hashable, Sendable, CustomStringConvertible 
     public var partialHeaders: SIPHeaders?
     /// Whether the bytes looked like a request (only requests are answered).
     public var looksLikeRequest: Bool
+    /// The request method, when the start line could be read (a broken ACK is never answered).
+    public var requestMethod: SIPMethod?
 
     public init(_ code: Code, header: String? = nil, partialHeaders: SIPHeaders? = nil, looksLikeRequest: Bool = true) {
         self.code = code

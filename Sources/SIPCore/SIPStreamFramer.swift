@@ -20,6 +20,8 @@ public struct SIPStreamFramer: Sendable {
 
     public var parser: SIPMessageParser
     private var scannedUpTo = 0
+    /// A CRLF was just consumed: another one now completes a keep-alive ping.
+    private var pendingCRLF = false
 
     public init(parser: SIPMessageParser = SIPMessageParser()) {
         self.parser = parser
@@ -27,27 +29,25 @@ public struct SIPStreamFramer: Sendable {
 
     /// Returns the next frame from `buffer`, consuming its bytes.
     public mutating func next(_ buffer: inout ByteBuffer) throws(FatalError) -> Frame {
-        // Leading CRLFs: a double CRLF is a ping, a single one (a pong, or padding) is skipped.
+        // Leading CRLFs (RFC 5626 §3.5.1): a double CRLF is a ping, a single one a pong. A CRLF
+        // is consumed as soon as it arrives (so it never looks like a stalled message); a second
+        // one right after it makes the pair a ping.
         while let first = buffer.getInteger(at: buffer.readerIndex, as: UInt8.self), first == 0x0D || first == 0x0A {
-            if buffer.readableBytes >= 4, buffer.getInteger(at: buffer.readerIndex, as: UInt32.self) == 0x0D0A_0D0A {
-                buffer.moveReaderIndex(forwardBy: 4)
-                scannedUpTo = 0
-                return .keepAlivePing
-            }
             if first == 0x0D {
                 guard let second = buffer.getInteger(at: buffer.readerIndex + 1, as: UInt8.self) else { return .needMoreData }
-                if second != 0x0A {
-                    buffer.moveReaderIndex(forwardBy: 1)
-                    continue
+                buffer.moveReaderIndex(forwardBy: second == 0x0A ? 2 : 1)
+                guard second == 0x0A else { continue }
+                if pendingCRLF {
+                    pendingCRLF = false
+                    scannedUpTo = 0
+                    return .keepAlivePing
                 }
-                // "\r\n": wait to see whether another "\r\n" follows (ping) or a message.
-                guard let third = buffer.getInteger(at: buffer.readerIndex + 2, as: UInt8.self) else { return .needMoreData }
-                if third == 0x0D, buffer.readableBytes < 4 { return .needMoreData }
-                buffer.moveReaderIndex(forwardBy: 2)
+                pendingCRLF = true
             } else {
                 buffer.moveReaderIndex(forwardBy: 1)
             }
         }
+        if buffer.readableBytes > 0 { pendingCRLF = false }
         if buffer.readableBytes == 0 { return .needMoreData }
 
         let limits = parser.limits
@@ -56,20 +56,20 @@ public struct SIPStreamFramer: Sendable {
             guard let end = SIPMessageParser.findHeaderEnd(bytes, from: scanFrom, limit: limits.maxHeaderSectionSize + 4) else {
                 if bytes.count > limits.maxHeaderSectionSize {
                     let head = parser.parseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<min(bytes.count, limits.maxHeaderSectionSize)]))
-                    return .fatal(SIPParseError(.messageTooLarge, partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                    return .fatal(head.error(.messageTooLarge))
                 }
                 return .incomplete(scanned: bytes.count)
             }
             let head = parser.parseHead(UnsafeRawBufferPointer(rebasing: bytes[0..<end.headEnd]))
             guard let lengthText = head.headers[.contentLength] else {
                 // RFC 3261 §18.3: Content-Length is mandatory on a stream.
-                return .fatal(SIPParseError(.missingContentLength, header: "Content-Length", partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                return .fatal(head.error(.missingContentLength, header: "Content-Length"))
             }
             guard let length = SIPMessageParser.parseContentLength(lengthText) else {
-                return .fatal(SIPParseError(.invalidContentLength, header: "Content-Length", partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                return .fatal(head.error(.invalidContentLength, header: "Content-Length"))
             }
             guard end.bodyStart + length <= limits.maxMessageSize else {
-                return .fatal(SIPParseError(.messageTooLarge, partialHeaders: head.headers, looksLikeRequest: head.looksLikeRequest))
+                return .fatal(head.error(.messageTooLarge))
             }
             guard bytes.count >= end.bodyStart + length else {
                 return .incomplete(scanned: end.headEnd)

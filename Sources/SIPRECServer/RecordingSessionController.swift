@@ -37,6 +37,15 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         self.portPool = RTPPortPool(range: configuration.rtpPorts)
     }
 
+    /// Stops answers scheduled for later (at shutdown).
+    public func cancelPendingAnswers() {
+        for (key, call) in pending {
+            call.pendingAnswer?.cancel()
+            release(call)
+            pending[key] = nil
+        }
+    }
+
     public var snapshot: Snapshot { Snapshot(activeCalls: pending.count + established.count, portsInUse: portPool.allocated) }
 
     public func handle(_ event: SIPEndpointEvent, core: SIPServerCore) {
@@ -105,6 +114,11 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         var call = Call(key: incoming.key, ports: [], isSIPREC: Self.isSIPREC(request), answerer: SDPAnswerer(address: address))
         let body: SessionDescription
         if let offer {
+            guard offer.media.count <= configuration.maxStreamsPerCall else {
+                core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "370 siprecd \"too many media streams\"")])
+                logger.notice("recording session refused: too many media streams", metadata: ["streams": "\(offer.media.count)"])
+                return
+            }
             for media in offer.media {
                 call.ports.append(SDPAnswerer.isRecordable(media) ? portPool.allocate() : nil)
             }
@@ -177,6 +191,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
                 core.respond(to: incoming.key, status: 200)
             }
         case .sdp(let offer):
+            guard offer.media.count <= configuration.maxStreamsPerCall else {
+                core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "370 siprecd \"too many media streams\"")])
+                return
+            }
             for (index, media) in offer.media.enumerated() {
                 if index < call.ports.count {
                     if call.ports[index] == nil, SDPAnswerer.isRecordable(media) { call.ports[index] = portPool.allocate() }

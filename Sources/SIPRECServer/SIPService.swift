@@ -21,9 +21,11 @@ public final class SIPService: Service, @unchecked Sendable {
         let endpointConfiguration = SIPEndpointConfiguration(
             timers: configuration.timers,
             trustedNetworks: configuration.trustedNetworks,
-            advertisedHost: configuration.advertisedHost
+            advertisedHost: configuration.advertisedHost,
+            maxTransactions: configuration.maxTransactions
         )
-        core = SIPServerCore(eventLoop: eventLoop, configuration: endpointConfiguration, logger: logger)
+        core = SIPServerCore(eventLoop: eventLoop, configuration: endpointConfiguration, logger: logger,
+                             maxConnections: configuration.maxConnections)
         controller = RecordingSessionController(configuration: configuration, logger: logger)
         core.application = controller
     }
@@ -43,6 +45,10 @@ public final class SIPService: Service, @unchecked Sendable {
         try? await gracefulShutdown()
         logger.info("SIP listeners closing")
         for channel in channels { try? await channel.close() }
-        try? await core.eventLoop.submit { [core] in core.cancelAllTimers() }.get()
+        try? await core.eventLoop.submit { [core, controller] in
+            controller.cancelPendingAnswers()
+            core.closeAllConnections()
+            core.cancelAllTimers()
+        }.get()
     }
 }

@@ -22,6 +22,12 @@ public struct ServerConfiguration: Sendable {
     /// Delay before INVITEs are answered (0 in production; tests use it to exercise CANCEL).
     public var answerDelay: Duration = .zero
     public var maxConcurrentCalls = 10_000
+    /// Media streams one session may ask for; an offer with more m-lines gets 488.
+    public var maxStreamsPerCall = 16
+    /// Accepted TCP/TLS connections at once; more are closed at once.
+    public var maxConnections = 4096
+    /// SIP server transactions at once; beyond it requests get a stateless 503.
+    public var maxTransactions = 500_000
     public var tls: SIPTLSConfiguration?
     public var logLevel: Logger.Level = .info
 
@@ -70,11 +76,15 @@ public struct ServerConfiguration: Sendable {
             var incompleteMessageTimeoutMs: Int?
             var answerDelayMs: Int?
             var maxConcurrentCalls: Int?
+            var maxStreamsPerCall: Int?
+            var maxConnections: Int?
+            var maxTransactions: Int?
             var tls: TLS?
             enum CodingKeys: String, CodingKey {
                 case listen, advertisedHost = "advertised-host", trustedNetworks = "trusted-networks", timers, limits
                 case incompleteMessageTimeoutMs = "incomplete-message-timeout-ms", answerDelayMs = "answer-delay-ms"
-                case maxConcurrentCalls = "max-concurrent-calls", tls
+                case maxConcurrentCalls = "max-concurrent-calls", maxStreamsPerCall = "max-streams-per-call"
+                case maxConnections = "max-connections", maxTransactions = "max-transactions", tls
             }
         }
         struct HTTP: Decodable { var listen: String? }
@@ -121,6 +131,9 @@ public struct ServerConfiguration: Sendable {
             if let v = sip.incompleteMessageTimeoutMs { incompleteMessageTimeout = try Self.milliseconds(v, key: "sip.incomplete-message-timeout-ms", minimum: 100) }
             if let v = sip.answerDelayMs { answerDelay = try Self.milliseconds(v, key: "sip.answer-delay-ms", minimum: 0) }
             if let v = sip.maxConcurrentCalls { maxConcurrentCalls = try Self.positive(v, key: "sip.max-concurrent-calls", minimum: 1) }
+            if let v = sip.maxStreamsPerCall { maxStreamsPerCall = try Self.positive(v, key: "sip.max-streams-per-call", minimum: 1) }
+            if let v = sip.maxConnections { maxConnections = try Self.positive(v, key: "sip.max-connections", minimum: 1) }
+            if let v = sip.maxTransactions { maxTransactions = try Self.positive(v, key: "sip.max-transactions", minimum: 16) }
             if let tlsFile = sip.tls, let certificate = tlsFile.certificate {
                 guard let key = tlsFile.privateKey else { throw Error(key: "sip.tls.private-key", problem: "required with sip.tls.certificate") }
                 var tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: tlsFile.clientCA,

@@ -73,10 +73,21 @@ final class SIPStreamHandler: ChannelInboundHandler {
     }
 
     private func register(context: ChannelHandlerContext) {
-        guard connectionID == nil, let remote = context.channel.remoteAddress else { return }
-        let id = core.registerConnection(context.channel)
+        guard connectionID == nil else { return }
+        guard let remote = context.channel.remoteAddress, let id = core.registerConnection(context.channel) else {
+            // No peer address, or over the connection limit: nothing useful can happen here.
+            context.close(promise: nil)
+            return
+        }
         connectionID = id
         peer = SIPPeer(transport: transport, remoteAddress: remote, localAddress: context.channel.localAddress, connectionID: id)
+    }
+
+    /// A peer that does not read what we write stops being read from (back-pressure), so our
+    /// outbound queue cannot grow without bound.
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        context.channel.setOption(ChannelOptions.autoRead, value: context.channel.isWritable).whenComplete { _ in }
+        context.fireChannelWritabilityChanged()
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -98,10 +109,16 @@ final class SIPStreamHandler: ChannelInboundHandler {
     private func drain(context: ChannelHandlerContext) {
         guard var pending = buffer, let peer else { return }
         buffer = nil
+        var progressed = false
         defer {
             if pending.readableBytes > 0 {
                 pending.discardReadBytes()
                 buffer = pending
+            }
+            if progressed {
+                // The bounded wait is per message: progress restarts it.
+                incompleteTimer?.cancel()
+                incompleteTimer = nil
             }
             armIncompleteTimer(context: context)
         }
@@ -117,6 +134,7 @@ final class SIPStreamHandler: ChannelInboundHandler {
                 context.close(promise: nil)
                 return
             }
+            if frame != .needMoreData { progressed = true }
             switch frame {
             case .needMoreData:
                 return
@@ -127,6 +145,7 @@ final class SIPStreamHandler: ChannelInboundHandler {
             case .keepAlivePing:
                 // RFC 5626 §3.5.1: pong with a single CRLF.
                 core.receivedKeepAlive()
+                guard context.channel.isWritable else { continue }
                 var pong = context.channel.allocator.buffer(capacity: 2)
                 pong.writeStaticString("\r\n")
                 context.writeAndFlush(wrapOutboundOut(pong), promise: nil)

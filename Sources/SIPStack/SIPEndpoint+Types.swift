@@ -13,6 +13,8 @@ public struct SIPEndpointConfiguration: Sendable {
     /// Host written in Via and Contact when the listener is bound to a wildcard address.
     public var advertisedHost: String?
     public var contactUser: String
+    /// Server transactions at once; beyond it new requests get a stateless 503.
+    public var maxTransactions: Int
 
     public init(timers: SIPTimerConfiguration = SIPTimerConfiguration(),
                 trustedNetworks: TrustedNetworks = .everyone,
@@ -20,7 +22,8 @@ public struct SIPEndpointConfiguration: Sendable {
                 supportedOptionTags: [String] = ["siprec"],
                 acceptedContentTypes: [String] = ["application/sdp", "application/rs-metadata+xml", "multipart/mixed"],
                 advertisedHost: String? = nil,
-                contactUser: String = "siprecd") {
+                contactUser: String = "siprecd",
+                maxTransactions: Int = 500_000) {
         self.timers = timers
         self.trustedNetworks = trustedNetworks
         self.serverName = serverName
@@ -28,6 +31,7 @@ public struct SIPEndpointConfiguration: Sendable {
         self.acceptedContentTypes = acceptedContentTypes
         self.advertisedHost = advertisedHost
         self.contactUser = contactUser
+        self.maxTransactions = maxTransactions
     }
 
     /// Methods this endpoint implements (Allow); other known methods get 405, unknown ones 501.
@@ -78,6 +82,8 @@ public enum SIPRejectReason: String, Hashable, Sendable, CaseIterable {
     case requestPending
     case strayResponse
     case strayACK
+    case overloaded
+    case tooManyConnections
 }
 
 public enum SIPClientResult: Hashable, Sendable {

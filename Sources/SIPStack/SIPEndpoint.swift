@@ -8,18 +8,40 @@ import SIPCore
 public struct SIPEndpoint: Sendable {
     struct InviteEntry: Sendable {
         var transaction: ServerInviteTransaction
+        /// The request without its body: only its headers are needed to build responses.
         var request: SIPRequest
+        var requestHadBody: Bool
         var responsePeer: SIPPeer
         var localTag: String
         var dialogID: SIPDialogID?
+
+        init(transaction: ServerInviteTransaction, request: SIPRequest, responsePeer: SIPPeer, localTag: String) {
+            self.transaction = transaction
+            self.requestHadBody = (request.body?.readableBytes ?? 0) > 0
+            var stored = request
+            stored.body = nil
+            self.request = stored
+            self.responsePeer = responsePeer
+            self.localTag = localTag
+        }
     }
 
     struct NonInviteEntry: Sendable {
         var transaction: ServerNonInviteTransaction
+        /// The request without its body (see InviteEntry).
         var request: SIPRequest
         var responsePeer: SIPPeer
         var localTag: String
         var dialogID: SIPDialogID?
+
+        init(transaction: ServerNonInviteTransaction, request: SIPRequest, responsePeer: SIPPeer, localTag: String) {
+            self.transaction = transaction
+            var stored = request
+            stored.body = nil
+            self.request = stored
+            self.responsePeer = responsePeer
+            self.localTag = localTag
+        }
     }
 
     struct ClientEntry: Sendable {
@@ -57,6 +79,8 @@ public struct SIPEndpoint: Sendable {
         guard error.looksLikeRequest, let partial = error.partialHeaders else {
             return [.event(.rejected(error.looksLikeRequest ? .unroutableDropped : .malformedResponseDropped))]
         }
+        // RFC 3261 §17: an ACK is never answered, however broken.
+        if error.requestMethod == .ack { return [.event(.rejected(.unroutableDropped))] }
         if !configuration.trustedNetworks.contains(peer.remoteAddress) {
             return [.event(.rejected(.untrustedSource))]
         }
@@ -90,6 +114,14 @@ public struct SIPEndpoint: Sendable {
             if request.method == .ack { return [.event(.rejected(.untrustedSource))] }
             let response = makeResponse(403, for: request, localTag: SIPEndpoint.makeTag())
             return [.send(.response(response), to: responsePeer), .event(.rejected(.untrustedSource))]
+        }
+
+        if request.method != .ack, transactionCount >= configuration.maxTransactions,
+           invites[ServerTransactionKey.of(request, via: via)] == nil, nonInvites[ServerTransactionKey.of(request, via: via)] == nil {
+            // Over the transaction limit: a stateless 503 keeps memory bounded and sends the SRC elsewhere.
+            var response = makeResponse(503, for: request, localTag: SIPEndpoint.makeTag())
+            response.headers.add(.retryAfter, "5")
+            return [.send(.response(response), to: responsePeer), .event(.rejected(.overloaded))]
         }
 
         switch request.method {
@@ -139,6 +171,8 @@ public struct SIPEndpoint: Sendable {
             }
             dialog.remoteCSeq = request.cseq?.number ?? dialog.remoteCSeq
             dialog.pendingInvites.insert(key)
+            // The SRC may have reconnected: in-dialog requests from us follow its latest connection.
+            dialog.peer = responsePeer
             if let target = request.contacts.first?.uri { dialog.remoteTarget = target }
             dialogs[id] = dialog
             dialogID = id
@@ -179,6 +213,7 @@ public struct SIPEndpoint: Sendable {
                 return reject(rejection.status, key: key, entry: entry, reason: rejection.reason, retryAfter: rejection.retryAfter)
             }
             dialog.remoteCSeq = request.cseq?.number ?? dialog.remoteCSeq
+            dialog.peer = responsePeer
             dialogs[id] = dialog
             if request.method == .bye { return receiveBYE(key: key, entry: entry, dialogID: id) }
         } else if request.method == .bye {
@@ -276,6 +311,8 @@ public struct SIPEndpoint: Sendable {
             if let existing = dialogs[dialogID] {
                 dialog = existing
             } else {
+                // RFC 3261 §12.1.1: a dialog-creating response carries the Record-Route values, in order.
+                for route in entry.request.headers.fieldValues(.recordRoute) { response.headers.add(.recordRoute, route) }
                 let local = (entry.request.to ?? SIPAddress(uri: entry.request.uri)).withTag(entry.localTag)
                 dialog = SIPDialog(id: dialogID, invite: entry.request, local: local, peer: entry.responsePeer, t1: configuration.timers.t1)
                 entry.dialogID = dialogID
@@ -285,7 +322,7 @@ public struct SIPEndpoint: Sendable {
             dialog.pending2xx = response
             dialog.pendingInviteCSeq = entry.request.cseq?.number ?? 0
             dialog.retransmitInterval = configuration.timers.t1
-            dialog.awaitingAnswerInACK = entry.request.body == nil && body != nil
+            dialog.awaitingAnswerInACK = !entry.requestHadBody && body != nil
             dialogs[dialogID] = dialog
             var actions = commit(entry.transaction.send(response), key: key, entry: entry)
             if !entry.responsePeer.transport.isReliable {
@@ -436,7 +473,7 @@ public struct SIPEndpoint: Sendable {
     private func addRejectHeaders(_ response: inout SIPResponse, status: Int, retryAfter: Bool, unsupported: String?) {
         if status == 405 { response.headers.add(.allow, configuration.allowHeader) }
         if let unsupported { response.headers.add(.unsupported, unsupported) }
-        if retryAfter { response.headers.add(.retryAfter, String(Int.random(in: 1...10))) }
+        if retryAfter { response.headers.add(.retryAfter, String(Int.random(in: 0...10))) }
     }
 
     /// Builds a response per RFC 3261 §8.2.6.2: Via, From, Call-ID, CSeq copied; To copied

@@ -117,10 +117,11 @@ public enum SIPListeners {
                             channel.eventLoop.makeCompletedFuture {
                                 let sync = channel.pipeline.syncOperations
                                 if transport == .tls, let tlsContext {
+                                    // After the TLS handler: NIOSSL reports handshakeCompleted to the handlers behind it.
+                                    try sync.addHandler(NIOSSLServerHandler(context: tlsContext))
                                     try sync.addHandler(TLSHandshakeTimeoutHandler(timeout: handshakeTimeout) { [core] in
                                         core.eventLoop.execute { core.connectionClosedOnError() }
                                     })
-                                    try sync.addHandler(NIOSSLServerHandler(context: tlsContext))
                                 }
                                 try sync.addHandler(SIPStreamHandler(core: core, parser: parser, transport: transport,
                                                                      incompleteMessageTimeout: timeout))

@@ -29,16 +29,20 @@ public final class SIPServerCore: @unchecked Sendable {
     public private(set) var stats = SIPStats()
     public weak var application: SIPApplication?
     let logger: Logger
-    private var timers: [SIPTimerID: Scheduled<Void>] = [:]
+    private var timers = SIPTimerQueue()
+    private var wakeup: Scheduled<Void>?
+    private var wakeupDeadline: NIODeadline?
     private var connections: [Int: Channel] = [:]
     private var datagramChannels: [Channel] = []
     private var nextConnectionID = 1
+    private let maxConnections: Int
     private let rejectCounters: [SIPRejectReason: Counter]
     private let receivedCounter = Counter(label: "siprecd_sip_messages_received_total")
     private let parseErrorCounter = Counter(label: "siprecd_sip_parse_errors_total")
 
-    public init(eventLoop: EventLoop, configuration: SIPEndpointConfiguration, logger: Logger) {
+    public init(eventLoop: EventLoop, configuration: SIPEndpointConfiguration, logger: Logger, maxConnections: Int = 4096) {
         self.eventLoop = eventLoop
+        self.maxConnections = maxConnections
         self.endpoint = SIPEndpoint(configuration: configuration)
         self.logger = logger
         var counters: [SIPRejectReason: Counter] = [:]
@@ -76,12 +80,34 @@ public final class SIPServerCore: @unchecked Sendable {
         datagramChannels.append(channel)
     }
 
-    func registerConnection(_ channel: Channel) -> Int {
+    /// Registers an accepted TCP/TLS connection; nil when the peer is not trusted or the
+    /// connection limit is reached (the caller closes it).
+    func registerConnection(_ channel: Channel) -> Int? {
         eventLoop.assertInEventLoop()
+        guard let remote = channel.remoteAddress, endpoint.configuration.trustedNetworks.contains(remote) else {
+            count(.untrustedSource)
+            return nil
+        }
+        guard connections.count < maxConnections else {
+            count(.tooManyConnections)
+            logger.warning("SIP connection refused: at max-connections", metadata: ["limit": "\(maxConnections)"])
+            return nil
+        }
         let id = nextConnectionID
         nextConnectionID += 1
         connections[id] = channel
         return id
+    }
+
+    private func count(_ reason: SIPRejectReason) {
+        stats.rejected[reason, default: 0] += 1
+        rejectCounters[reason]?.increment()
+    }
+
+    /// Closes every accepted connection (at shutdown, after the listeners).
+    public func closeAllConnections() {
+        eventLoop.assertInEventLoop()
+        for channel in connections.values { channel.close(promise: nil) }
     }
 
     func unregisterConnection(_ id: Int) {
@@ -114,18 +140,12 @@ public final class SIPServerCore: @unchecked Sendable {
             case .send(let message, let peer):
                 send(message, to: peer)
             case .schedule(let id, let delay):
-                timers[id]?.cancel()
-                timers[id] = eventLoop.scheduleTask(in: .nanoseconds(Int64(delay.nanoseconds))) { [self] in
-                    timers[id] = nil
-                    run(endpoint.timerFired(id))
-                }
+                timers.schedule(id, at: .now() + .nanoseconds(delay.nanoseconds))
+                armWakeup()
             case .cancel(let id):
-                timers.removeValue(forKey: id)?.cancel()
+                timers.cancel(id)
             case .event(let event):
-                if case .rejected(let reason) = event {
-                    stats.rejected[reason, default: 0] += 1
-                    rejectCounters[reason]?.increment()
-                }
+                if case .rejected(let reason) = event { count(reason) }
                 application?.handle(event, core: self)
             }
         }
@@ -163,11 +183,31 @@ public final class SIPServerCore: @unchecked Sendable {
         } ?? datagramChannels.first
     }
 
+    public var pendingTimerCount: Int { timers.count }
+
+    /// One NIO task wakes the core at the earliest SIP timer deadline.
+    private func armWakeup() {
+        guard let earliest = timers.earliestDeadline else { return }
+        if let current = wakeupDeadline, current <= earliest { return }
+        wakeup?.cancel()
+        wakeupDeadline = earliest
+        wakeup = eventLoop.scheduleTask(deadline: earliest) { [self] in
+            wakeup = nil
+            wakeupDeadline = nil
+            for id in timers.popExpired(now: .now()) {
+                run(endpoint.timerFired(id))
+            }
+            armWakeup()
+        }
+    }
+
     /// Cancels every timer (at shutdown).
     public func cancelAllTimers() {
         eventLoop.assertInEventLoop()
-        for (_, scheduled) in timers { scheduled.cancel() }
-        timers.removeAll()
+        timers.cancelAll()
+        wakeup?.cancel()
+        wakeup = nil
+        wakeupDeadline = nil
     }
 }
 

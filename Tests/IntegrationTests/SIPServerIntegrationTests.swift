@@ -109,6 +109,29 @@ struct SIPServerIntegrationTests {
         try await outsider.send(SIPText.options(port: outsider.localPort))
         #expect(await outsider.nextResponse()?.statusCode == 403)
         await outsider.close()
+        // Over TCP an untrusted peer's connection is closed on accept.
+        let tcpOutsider = try await SIPTestClient.tcp(port: strict.port("tcp"))
+        #expect(await tcpOutsider.waitForClose(timeout: .seconds(5)))
+    }
+
+    @Test("an offer with more m-lines than max-streams-per-call gets 488; the server goes on")
+    func tooManyStreams() async throws {
+        let server = try ServerProcess(yaml: "sip:\n  max-streams-per-call: 2\n")
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        let media = (0..<3).map { "m=audio \(20000 + 2 * $0) RTP/AVP 0\r\na=label:\($0)\r\na=sendonly\r\n" }.joined()
+        let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n" + media
+        let invite = SIPText.options(port: client.localPort, method: "INVITE")
+            .replacingOccurrences(of: "Content-Length: 0\r\n", with: "Content-Type: application/sdp\r\nContent-Length: \(sdp.utf8.count)\r\n") + sdp
+        try await client.send(invite)
+        var statuses: [Int] = []
+        while let response = await client.nextResponse(timeout: .seconds(3)) {
+            statuses.append(response.statusCode)
+            if response.statusCode >= 200 { break }
+        }
+        #expect(statuses == [100, 488])
+        #expect(server.isRunning)
+        await client.close()
     }
 
     @Test("TCP: oversize message gets 513 and the connection closes; other connections are not disturbed")

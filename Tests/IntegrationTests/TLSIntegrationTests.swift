@@ -80,6 +80,10 @@ struct TLSIntegrationTests {
         let response = await client.nextResponse()
         #expect(response?.statusCode == 200)
         #expect(response?.optionTags(.supported).contains("siprec") == true)
+        // The handshake timeout (400 ms here) must not close a connection whose handshake finished.
+        #expect(await client.waitForClose(timeout: .seconds(1)) == false)
+        try await client.send(SIPText.options(transport: "TLS"))
+        #expect(await client.nextResponse()?.statusCode == 200)
         await client.close()
     }
 

@@ -108,4 +108,16 @@ struct SIPStreamFramerTests {
         buffer.writeString("lo")
         guard case .message = try framer.next(&buffer) else { Issue.record("expected a message"); return }
     }
+
+    @Test("a lone CRLF is consumed at once (no partial message left); two halves of a ping still make a ping")
+    func splitKeepAlive() throws {
+        var framer = SIPStreamFramer()
+        var buffer = ByteBuffer(string: "\r\n")
+        #expect(try framer.next(&buffer) == .needMoreData)
+        #expect(buffer.readableBytes == 0)
+        buffer.writeString("\r\n")
+        #expect(try framer.next(&buffer) == .keepAlivePing)
+        buffer.writeString("\r\n" + options)
+        guard case .message = try framer.next(&buffer) else { Issue.record("expected the message after a pong"); return }
+    }
 }

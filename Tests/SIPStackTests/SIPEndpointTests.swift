@@ -337,4 +337,64 @@ struct SIPEndpointTests {
         })
         #expect(endpoint.receive(.response(SIPResponse(statusCode: 200, headers: okHeaders)), from: udpPeer).isEmpty)
     }
+
+    @Test("the 2xx that creates the dialog carries the INVITE's Record-Route values in order (§12.1.1); our BYE follows them")
+    func recordRoute() throws {
+        var endpoint = SIPEndpoint()
+        let invite = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer, extra: [
+            "Record-Route: <sip:sbc-a.example.com;lr>, <sip:sbc-b.example.com;lr>",
+            "Record-Route: <sip:sbc-c.example.com;lr>",
+        ])), from: udpPeer)
+        let answered = endpoint.respond(to: invite.incoming[0].key, status: 200)
+        #expect(answered.responses[0].recordRoutes.map(\.uri.host) == ["sbc-a.example.com", "sbc-b.example.com", "sbc-c.example.com"])
+        let dialogID = SIPDialogID(callID: builder.callID, localTag: invite.incoming[0].localTag, remoteTag: builder.fromTag)
+        let bye = try #require(endpoint.sendBYE(dialogID).requests.first)
+        #expect(bye.headers.values(.route).count == 3)
+    }
+
+    @Test("in-dialog requests move the dialog to the connection they came on (the SRC reconnected)")
+    func peerFollowsReconnect() throws {
+        var endpoint = SIPEndpoint()
+        var test = self
+        test.builder.transport = "TCP"
+        let (incoming, _) = test.establish(&endpoint, peer: tcpPeer)
+        var newConnection = tcpPeer
+        newConnection.connectionID = 8
+        var info = test.builder
+        info.branch = "z9hG4bKinfo-new-connection"
+        _ = endpoint.receive(.request(info.request("INFO", cseq: 2, toTag: incoming.localTag)), from: newConnection)
+        let dialogID = SIPDialogID(callID: builder.callID, localTag: incoming.localTag, remoteTag: builder.fromTag)
+        let bye = endpoint.sendBYE(dialogID)
+        #expect(bye.destinations.first?.connectionID == 8)
+    }
+
+    @Test("a malformed ACK is never answered (RFC 3261 §17)")
+    func malformedACK() {
+        var endpoint = SIPEndpoint()
+        var headers = SIPHeaders()
+        headers.add(.via, "SIP/2.0/UDP 192.0.2.10;branch=z9hG4bKbadack")
+        var error = SIPParseError(.missingHeader, header: "Call-ID", partialHeaders: headers)
+        error.requestMethod = .ack
+        let actions = endpoint.receiveMalformed(error, from: udpPeer)
+        #expect(actions.statuses.isEmpty)
+        #expect(actions.rejections == [.unroutableDropped])
+    }
+
+    @Test("over the transaction limit, new requests get a stateless 503 with Retry-After; retransmissions still match")
+    func transactionLimit() {
+        var endpoint = SIPEndpoint(configuration: SIPEndpointConfiguration(maxTransactions: 2))
+        var request = builder
+        for index in 0..<2 {
+            request.branch = "z9hG4bKlimit\(index)"
+            #expect(endpoint.receive(.request(request.request("OPTIONS")), from: udpPeer).incoming.count == 1)
+        }
+        request.branch = "z9hG4bKlimit2"
+        let refused = endpoint.receive(.request(request.request("OPTIONS")), from: udpPeer)
+        #expect(refused.statuses == [503])
+        #expect(refused.responses[0].headers[.retryAfter] == "5")
+        #expect(refused.rejections == [.overloaded])
+        #expect(endpoint.transactionCount == 2)
+        request.branch = "z9hG4bKlimit1"
+        #expect(endpoint.receive(.request(request.request("OPTIONS")), from: udpPeer).rejections.isEmpty)
+    }
 }
