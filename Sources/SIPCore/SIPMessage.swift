@@ -10,14 +10,25 @@ public struct SIPParsedFields: Hashable, Sendable {
     public var topVia: SIPVia
 }
 
+/// Parsed fields live behind a reference so that a message stays small to copy (transactions
+/// keep messages in dictionaries; a few hundred bytes inline showed up as memmove in profiles).
+final class SIPParsedFieldsBox: Sendable {
+    let fields: SIPParsedFields
+    init(_ fields: SIPParsedFields) { self.fields = fields }
+}
+
 /// A SIP request. Bodies are opaque bytes: SDP, multipart and metadata are parsed elsewhere.
 public struct SIPRequest: Hashable, Sendable {
     public var method: SIPMethod
     public var uri: SIPURI
     /// Changing the headers drops `parsedFields` (they are then read from the headers).
-    public var headers: SIPHeaders { didSet { parsedFields = nil } }
+    public var headers: SIPHeaders { didSet { parsedBox = nil } }
     public var body: ByteBuffer?
-    public internal(set) var parsedFields: SIPParsedFields?
+    private var parsedBox: SIPParsedFieldsBox?
+    public internal(set) var parsedFields: SIPParsedFields? {
+        get { parsedBox?.fields }
+        set { parsedBox = newValue.map(SIPParsedFieldsBox.init) }
+    }
 
     public init(method: SIPMethod, uri: SIPURI, headers: SIPHeaders = SIPHeaders(), body: ByteBuffer? = nil) {
         self.method = method
@@ -50,9 +61,13 @@ public struct SIPRequest: Hashable, Sendable {
 public struct SIPResponse: Hashable, Sendable {
     public var statusCode: Int
     public var reasonPhrase: String
-    public var headers: SIPHeaders { didSet { parsedFields = nil } }
+    public var headers: SIPHeaders { didSet { parsedBox = nil } }
     public var body: ByteBuffer?
-    public internal(set) var parsedFields: SIPParsedFields?
+    private var parsedBox: SIPParsedFieldsBox?
+    public internal(set) var parsedFields: SIPParsedFields? {
+        get { parsedBox?.fields }
+        set { parsedBox = newValue.map(SIPParsedFieldsBox.init) }
+    }
 
     public init(statusCode: Int, reasonPhrase: String? = nil, headers: SIPHeaders = SIPHeaders(), body: ByteBuffer? = nil) {
         self.statusCode = statusCode

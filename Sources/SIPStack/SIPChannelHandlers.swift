@@ -23,6 +23,7 @@ final class SIPDatagramHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        core.beginReadBatch()
         let envelope = unwrapInboundIn(data)
         let peer = SIPPeer(transport: .udp, remoteAddress: envelope.remoteAddress, localAddress: localAddress)
         do {
@@ -33,6 +34,11 @@ final class SIPDatagramHandler: ChannelInboundHandler {
         } catch {
             core.receivedMalformed(error, from: peer)
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        core.endReadBatch()
+        context.fireChannelReadComplete()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: Error) {
@@ -97,6 +103,7 @@ final class SIPStreamHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        core.beginReadBatch()
         var incoming = unwrapInboundIn(data)
         if buffer == nil || buffer!.readableBytes == 0 {
             buffer = incoming
@@ -131,6 +138,8 @@ final class SIPStreamHandler: ChannelInboundHandler {
                 core.receivedMalformed(error.parseError, from: peer)
                 core.connectionClosedOnError()
                 pending.clear()
+                // Flush the answer first: closing fails writes that are still queued.
+                core.endReadBatch()
                 context.close(promise: nil)
                 return
             }
@@ -151,6 +160,11 @@ final class SIPStreamHandler: ChannelInboundHandler {
                 context.writeAndFlush(wrapOutboundOut(pong), promise: nil)
             }
         }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        core.endReadBatch()
+        context.fireChannelReadComplete()
     }
 
     /// A peer that starts a message and never finishes it is cut off after a bounded wait.

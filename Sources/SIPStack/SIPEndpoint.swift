@@ -58,8 +58,12 @@ public struct SIPEndpoint: Sendable {
     /// Call-ID → dialogs, for BYEs that lack our tag (RFC 2543-style matching).
     private var dialogsByCallID: [String: [SIPDialogID]] = [:]
 
+    private var tagState: UInt64
+
     public init(configuration: SIPEndpointConfiguration = SIPEndpointConfiguration()) {
         self.configuration = configuration
+        var system = SystemRandomNumberGenerator()
+        self.tagState = system.next()
     }
 
     public var transactionCount: Int { invites.count + nonInvites.count + clients.count }
@@ -112,14 +116,14 @@ public struct SIPEndpoint: Sendable {
 
         if !configuration.trustedNetworks.contains(peer.remoteAddress) {
             if request.method == .ack { return [.event(.rejected(.untrustedSource))] }
-            let response = makeResponse(403, for: request, localTag: SIPEndpoint.makeTag())
+            let response = makeResponse(403, for: request, localTag: makeTag())
             return [.send(.response(response), to: responsePeer), .event(.rejected(.untrustedSource))]
         }
 
         if request.method != .ack, transactionCount >= configuration.maxTransactions,
            invites[ServerTransactionKey.of(request, via: via)] == nil, nonInvites[ServerTransactionKey.of(request, via: via)] == nil {
             // Over the transaction limit: a stateless 503 keeps memory bounded and sends the SRC elsewhere.
-            var response = makeResponse(503, for: request, localTag: SIPEndpoint.makeTag())
+            var response = makeResponse(503, for: request, localTag: makeTag())
             response.headers.add(.retryAfter, "5")
             return [.send(.response(response), to: responsePeer), .event(.rejected(.overloaded))]
         }
@@ -153,7 +157,7 @@ public struct SIPEndpoint: Sendable {
 
     private mutating func receiveNewINVITE(_ request: SIPRequest, key: ServerTransactionKey, peer: SIPPeer, responsePeer: SIPPeer) -> [SIPEndpointAction] {
         let transaction = ServerInviteTransaction(reliable: peer.transport.isReliable, timers: configuration.timers)
-        var entry = InviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: SIPEndpoint.makeTag())
+        var entry = InviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: makeTag())
         var dialogID: SIPDialogID?
         if let remoteTag = request.to?.tag {
             // A re-INVITE: it must belong to a dialog (RFC 3261 §12.2.2).
@@ -187,7 +191,7 @@ public struct SIPEndpoint: Sendable {
 
     private mutating func receiveNewNonINVITE(_ request: SIPRequest, key: ServerTransactionKey, peer: SIPPeer, responsePeer: SIPPeer) -> [SIPEndpointAction] {
         let transaction = ServerNonInviteTransaction(reliable: peer.transport.isReliable, timers: configuration.timers)
-        var entry = NonInviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: SIPEndpoint.makeTag())
+        var entry = NonInviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: makeTag())
         guard SIPEndpointConfiguration.allowedMethods.contains(request.method) else {
             if case .extension = request.method {
                 return reject(501, key: key, entry: entry, reason: .unknownMethod)
@@ -270,7 +274,7 @@ public struct SIPEndpoint: Sendable {
         }
         let inviteKey = ServerTransactionKey.of(request, via: via, matchingInvite: true)
         let transaction = ServerNonInviteTransaction(reliable: responsePeer.transport.isReliable, timers: configuration.timers)
-        var cancelEntry = NonInviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: SIPEndpoint.makeTag())
+        var cancelEntry = NonInviteEntry(transaction: transaction, request: request, responsePeer: responsePeer, localTag: makeTag())
         guard var invite = invites[inviteKey] else {
             // RFC 3261 §9.2: no matching transaction → 481.
             return reject(481, key: cancelKey, entry: cancelEntry, reason: .noSuchTransaction)
@@ -360,7 +364,7 @@ public struct SIPEndpoint: Sendable {
     private mutating func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField], reason: SIPDialogEndReason) -> [SIPEndpointAction] {
         guard var dialog = dialogs[dialogID], dialog.state != .terminated else { return [] }
         dialog.localCSeq += 1
-        let branch = "z9hG4bK" + SIPEndpoint.makeTag() + SIPEndpoint.makeTag()
+        let branch = "z9hG4bK" + makeTag() + makeTag()
         let sentBy = viaHost(for: dialog.peer, fallback: dialog.local.uri)
         var headers = SIPHeaders()
         headers.add(.via, "SIP/2.0/\(dialog.peer.transport.rawValue) \(sentBy);branch=\(branch);rport")
@@ -484,9 +488,10 @@ public struct SIPEndpoint: Sendable {
             headers.add(field)
         }
         if let toText = request.headers[.to] {
-            if let localTag, var to = try? SIPAddress(parsing: toText), to.tag == nil {
-                to.tag = localTag
-                headers.add(.to, to.description)
+            // The To is copied as written; our tag is appended when it has none (a tag is a
+            // header parameter, so it goes last in either name-addr or addr-spec form).
+            if let localTag, request.to?.tag == nil {
+                headers.add(.to, toText + ";tag=" + localTag)
             } else {
                 headers.add(.to, toText)
             }
@@ -627,11 +632,16 @@ public struct SIPEndpoint: Sendable {
         return destination
     }
 
-    static func makeTag() -> String {
-        let alphabet = Array("0123456789abcdefghijklmnopqrstuvwxyz".utf8)
-        var bytes = [UInt8](repeating: 0, count: 10)
-        for index in bytes.indices { bytes[index] = alphabet[Int.random(in: 0..<alphabet.count)] }
-        return String(decoding: bytes, as: UTF8.self)
+    /// A tag or branch suffix with 64 bits of randomness (RFC 3261 §19.3 asks for at least 32),
+    /// from a SplitMix64 sequence seeded once from the system generator: one getrandom call
+    /// per endpoint instead of one per tag.
+    mutating func makeTag() -> String {
+        tagState &+= 0x9E37_79B9_7F4A_7C15
+        var z = tagState
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return String(z, radix: 36)
     }
 }
 

@@ -151,6 +151,32 @@ public final class SIPServerCore: @unchecked Sendable {
         }
     }
 
+    // Writes made while a read batch is being handled are flushed once at its end, so NIO can
+    // send several datagrams with one sendmmsg instead of one syscall per message.
+    private var inReadBatch = false
+    private var unflushed: [ObjectIdentifier: Channel] = [:]
+
+    func beginReadBatch() {
+        inReadBatch = true
+    }
+
+    func endReadBatch() {
+        inReadBatch = false
+        flushPendingWrites()
+    }
+
+    private func flushPendingWrites() {
+        guard !unflushed.isEmpty else { return }
+        for channel in unflushed.values { channel.flush() }
+        unflushed.removeAll(keepingCapacity: true)
+    }
+
+    private func write(_ data: NIOAny, on channel: Channel) {
+        channel.write(data, promise: nil)
+        unflushed[ObjectIdentifier(channel)] = channel
+        if !inReadBatch { flushPendingWrites() }
+    }
+
     private func send(_ message: SIPMessage, to peer: SIPPeer) {
         var buffer = (peer.transport.isReliable ? connections[peer.connectionID ?? 0] : datagramChannels.first)?.allocator.buffer(capacity: 1024)
             ?? ByteBuffer()
@@ -161,13 +187,13 @@ public final class SIPServerCore: @unchecked Sendable {
                 stats.sendFailures += 1
                 return
             }
-            channel.writeAndFlush(buffer, promise: nil)
+            write(NIOAny(buffer), on: channel)
         } else {
             guard let channel = datagramChannel(for: peer) else {
                 stats.sendFailures += 1
                 return
             }
-            channel.writeAndFlush(AddressedEnvelope(remoteAddress: peer.remoteAddress, data: buffer), promise: nil)
+            write(NIOAny(AddressedEnvelope(remoteAddress: peer.remoteAddress, data: buffer)), on: channel)
         }
     }
 
