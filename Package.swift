@@ -104,7 +104,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SIPRECServerTests",
-            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPStack"]
+            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPStack", "SIPTestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -64,6 +64,9 @@ public struct SIPTLSConfiguration: Hashable, Sendable {
 
 /// Opens the SIP listeners on the core's event loop.
 public enum SIPListeners {
+    static let maxDatagramSize = 65_536
+    static let vectorReadMessages = 8
+
     public struct Settings: Sendable {
         public var limits: SIPParserLimits
         public var tls: SIPTLSConfiguration?
@@ -93,8 +96,12 @@ public enum SIPListeners {
                     let channel = try await DatagramBootstrap(group: core.eventLoop)
                         .channelOption(.socketOption(.so_reuseaddr), value: 1)
                         .channelOption(.socketOption(.so_rcvbuf), value: SocketOptionValue(settings.udpReceiveBufferSize))
-                        .channelOption(.datagramVectorReadMessageCount, value: 16)
-                        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 65_536))
+                        // NIO splits the receive buffer evenly between the messages of one
+                        // vector read: every slice must hold the largest datagram (65,507 bytes),
+                        // or large INVITEs arrive cut short.
+                        .channelOption(.datagramVectorReadMessageCount, value: SIPListeners.vectorReadMessages)
+                        .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(
+                            capacity: SIPListeners.vectorReadMessages * SIPListeners.maxDatagramSize))
                         .channelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
                                 try channel.pipeline.syncOperations.addHandler(SIPDatagramHandler(core: core, parser: parser))
