@@ -183,8 +183,8 @@ public struct SIPEndpoint: Sendable {
         } else if let required = unsupportedRequire(request) {
             return reject(420, key: key, entry: entry, reason: .badExtension, unsupported: required)
         }
-        // RFC 3261 §17.2.1: answer 100 Trying at once so the SRC stops retransmitting.
-        var actions = commit(entry.transaction.send(makeResponse(100, for: request, localTag: nil)), key: key, entry: entry)
+        // RFC 3261 §17.2.1: 100 Trying goes out if the application has not answered in 200 ms.
+        var actions = commit(entry.transaction.start(), key: key, entry: entry)
         actions.append(.event(.request(SIPIncomingRequest(key: key, request: request, peer: peer, dialogID: dialogID, localTag: entry.localTag))))
         return actions
     }
@@ -567,6 +567,11 @@ public struct SIPEndpoint: Sendable {
             case .sendResponse(let response): out.append(.send(.response(response), to: entry.responsePeer))
             case .schedule(let timer, let after): out.append(.schedule(.serverInvite(key, timer), after: after))
             case .cancel(let timer): out.append(.cancel(.serverInvite(key, timer)))
+            case .sendTrying:
+                var entry = entry
+                let trying = makeResponse(100, for: entry.request, localTag: nil)
+                out += commit(entry.transaction.send(trying), key: key, entry: entry)
+                return out
             case .timedOut: break
             case .terminated: terminated = true
             }

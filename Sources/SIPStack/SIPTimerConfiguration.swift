@@ -10,6 +10,10 @@ public struct SIPTimerConfiguration: Hashable, Sendable {
         self.t4 = t4
     }
 
+    /// RFC 3261 §17.2.1: how long a server INVITE transaction waits for the TU's first
+    /// response before it sends 100 Trying itself.
+    public var tryingDelay: Duration { .milliseconds(200) }
+
     /// 64*T1: Timers B, F, H, J (unreliable) and L, M (RFC 6026).
     public var transactionTimeout: Duration { t1 * 64 }
 
@@ -32,4 +36,6 @@ public enum SIPTransportKind: String, Hashable, Sendable, CaseIterable {
 /// Timer names of RFC 3261 §17 and RFC 6026, used verbatim.
 public enum SIPTransactionTimer: Hashable, Sendable {
     case timerE, timerF, timerG, timerH, timerI, timerJ, timerK, timerL
+    /// RFC 3261 §17.2.1: 100 Trying is sent unless the TU answers within 200 ms.
+    case trying
 }

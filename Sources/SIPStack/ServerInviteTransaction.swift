@@ -11,6 +11,9 @@ public struct ServerInviteTransaction: Sendable {
         case sendResponse(SIPResponse)
         case schedule(SIPTransactionTimer, after: Duration)
         case cancel(SIPTransactionTimer)
+        /// The TU has not answered within 200 ms, or the INVITE was retransmitted before any
+        /// answer: the owner passes a 100 Trying to `send` (§17.2.1).
+        case sendTrying
         /// Timer H fired: no ACK for a non-2xx final response (§17.2.1).
         case timedOut
         case terminated
@@ -28,19 +31,27 @@ public struct ServerInviteTransaction: Sendable {
         self.timerGInterval = timers.t1
     }
 
+    /// The INVITE arrived: 100 Trying follows unless the TU answers within 200 ms (§17.2.1);
+    /// an answer that comes at once saves the SRC a message and us a send.
+    public func start() -> [Action] {
+        [.schedule(.trying, after: timers.tryingDelay)]
+    }
+
     /// The TU passes a response down (§17.2.1).
     public mutating func send(_ response: SIPResponse) -> [Action] {
         switch state {
         case .proceeding:
+            let first = lastResponse == nil
             lastResponse = response
-            if response.isProvisional { return [.sendResponse(response)] }
+            let cancelTrying: [Action] = first ? [.cancel(.trying)] : []
+            if response.isProvisional { return cancelTrying + [.sendResponse(response)] }
             if response.isSuccess {
                 // RFC 6026 §7.1: 2xx moves to Accepted; retransmitting it is the TU's job.
                 state = .accepted
-                return [.sendResponse(response), .schedule(.timerL, after: timers.transactionTimeout)]
+                return cancelTrying + [.sendResponse(response), .schedule(.timerL, after: timers.transactionTimeout)]
             }
             state = .completed
-            var actions: [Action] = [.sendResponse(response)]
+            var actions: [Action] = cancelTrying + [.sendResponse(response)]
             if !reliable { actions.append(.schedule(.timerG, after: timerGInterval)) }
             actions.append(.schedule(.timerH, after: timers.transactionTimeout))
             return actions
@@ -58,9 +69,10 @@ public struct ServerInviteTransaction: Sendable {
     public mutating func receivedRetransmission() -> [Action] {
         switch state {
         case .proceeding, .completed:
-            // §17.2.1: resend the most recent provisional or final response.
+            // §17.2.1: resend the most recent provisional or final response; before any, the
+            // SRC is retransmitting because it heard nothing: 100 Trying now.
             if let lastResponse { return [.sendResponse(lastResponse)] }
-            return []
+            return state == .proceeding ? [.sendTrying] : []
         case .accepted, .confirmed, .terminated:
             // RFC 6026 §7.1: absorbed in Accepted; the TU retransmits its 2xx on its own timer.
             return []
@@ -83,6 +95,8 @@ public struct ServerInviteTransaction: Sendable {
 
     public mutating func timerFired(_ timer: SIPTransactionTimer) -> [Action] {
         switch (state, timer) {
+        case (.proceeding, .trying):
+            return lastResponse == nil ? [.sendTrying] : []
         case (.completed, .timerG):
             guard let lastResponse else { return [] }
             timerGInterval = timers.nextRetransmitInterval(after: timerGInterval)

@@ -74,8 +74,10 @@ struct SIPEndpointTests {
     /// INVITE → 100 → app answers 200; returns the endpoint and the dialog's local tag.
     func establish(_ endpoint: inout SIPEndpoint, peer: SIPPeer = udpPeer) -> (SIPIncomingRequest, [SIPEndpointAction]) {
         let actions = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer)), from: peer)
-        #expect(actions.statuses == [100])
+        // No 100 yet: it follows only if the application takes more than 200 ms.
+        #expect(actions.statuses == [])
         let incoming = actions.incoming[0]
+        #expect(actions.scheduled == [.serverInvite(incoming.key, .trying)])
         let answered = endpoint.respond(to: incoming.key, status: 200, headers: [SIPHeaderField(name: .contentType, value: "application/sdp")],
                                         body: ByteBuffer(string: "v=0\r\n"))
         return (incoming, answered)
@@ -195,7 +197,7 @@ struct SIPEndpointTests {
         _ = endpoint.receive(.request(next.request("ACK", toTag: incoming.localTag)), from: udpPeer)
         next.branch = "z9hG4bKre1"
         let first = endpoint.receive(.request(next.request("INVITE", cseq: 2, toTag: incoming.localTag, body: sdpOffer)), from: udpPeer)
-        #expect(first.statuses == [100])
+        #expect(first.incoming.count == 1)
         #expect(first.incoming.first?.dialogID != nil)
         next.branch = "z9hG4bKre2"
         let second = endpoint.receive(.request(next.request("INVITE", cseq: 3, toTag: incoming.localTag, body: sdpOffer)), from: udpPeer)
@@ -256,7 +258,7 @@ struct SIPEndpointTests {
         #expect(bad.responses[0].headers[.unsupported] == "100rel")
         var good = builder
         good.branch = "z9hG4bKsiprec"
-        #expect(endpoint.receive(.request(good.request("INVITE", body: sdpOffer, extra: ["Require: siprec"])), from: udpPeer).statuses == [100])
+        #expect(endpoint.receive(.request(good.request("INVITE", body: sdpOffer, extra: ["Require: siprec"])), from: udpPeer).incoming.count == 1)
     }
 
     @Test("untrusted source gets 403, never a 5xx; its ACK is dropped")
@@ -396,5 +398,23 @@ struct SIPEndpointTests {
         #expect(endpoint.transactionCount == 2)
         request.branch = "z9hG4bKlimit1"
         #expect(endpoint.receive(.request(request.request("OPTIONS")), from: udpPeer).rejections.isEmpty)
+    }
+
+    @Test("a slow application: 100 Trying after 200 ms, or at once when the INVITE is retransmitted first")
+    func tryingWhenSlow() {
+        var endpoint = SIPEndpoint()
+        let invite = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer)), from: udpPeer)
+        let key = invite.incoming[0].key
+        let fired = endpoint.timerFired(.serverInvite(key, .trying))
+        #expect(fired.statuses == [100])
+        #expect(fired.responses[0].to?.tag == nil)
+        var other = builder
+        other.branch = "z9hG4bKretransmitted"
+        let second = endpoint.receive(.request(other.request("INVITE", body: sdpOffer)), from: udpPeer)
+        #expect(second.statuses == [])
+        let retransmission = endpoint.receive(.request(other.request("INVITE", body: sdpOffer)), from: udpPeer)
+        #expect(retransmission.statuses == [100])
+        #expect(retransmission.cancelled.contains(.serverInvite(second.incoming[0].key, .trying)))
+        #expect(endpoint.timerFired(.serverInvite(second.incoming[0].key, .trying)).isEmpty)
     }
 }

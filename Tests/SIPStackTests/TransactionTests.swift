@@ -10,7 +10,8 @@ struct ServerInviteTransactionTests {
     @Test("non-2xx final over UDP: Timer G retransmits doubling to T2, ACK confirms, Timer I terminates")
     func nonSuccessUDP() {
         var tx = ServerInviteTransaction(reliable: false, timers: timers)
-        #expect(tx.send(response(100)) == [.sendResponse(response(100))])
+        #expect(tx.start() == [.schedule(.trying, after: .milliseconds(200))])
+        #expect(tx.send(response(100)) == [.cancel(.trying), .sendResponse(response(100))])
         #expect(tx.send(response(486)) == [.sendResponse(response(486)), .schedule(.timerG, after: .milliseconds(500)), .schedule(.timerH, after: .seconds(32))])
         #expect(tx.state == .completed)
         #expect(tx.timerFired(.timerG) == [.sendResponse(response(486)), .schedule(.timerG, after: .seconds(1))])
@@ -29,7 +30,7 @@ struct ServerInviteTransactionTests {
     @Test("non-2xx final over TCP: no Timer G, ACK terminates at once")
     func nonSuccessTCP() {
         var tx = ServerInviteTransaction(reliable: true, timers: timers)
-        #expect(tx.send(response(487)) == [.sendResponse(response(487)), .schedule(.timerH, after: .seconds(32))])
+        #expect(tx.send(response(487)) == [.cancel(.trying), .sendResponse(response(487)), .schedule(.timerH, after: .seconds(32))])
         #expect(tx.receivedACK() == [.cancel(.timerG), .cancel(.timerH), .terminated])
     }
 
@@ -43,7 +44,7 @@ struct ServerInviteTransactionTests {
     @Test("2xx moves to Accepted: retransmitted INVITEs absorbed, 2xx from the TU passed on, Timer L ends it")
     func accepted() {
         var tx = ServerInviteTransaction(reliable: false, timers: timers)
-        #expect(tx.send(response(200)) == [.sendResponse(response(200)), .schedule(.timerL, after: .seconds(32))])
+        #expect(tx.send(response(200)) == [.cancel(.trying), .sendResponse(response(200)), .schedule(.timerL, after: .seconds(32))])
         #expect(tx.state == .accepted)
         #expect(tx.receivedRetransmission() == [])
         #expect(tx.send(response(200)) == [.sendResponse(response(200))])
@@ -52,18 +53,29 @@ struct ServerInviteTransactionTests {
         #expect(tx.timerFired(.timerL) == [.terminated])
     }
 
-    @Test("a retransmitted INVITE in Proceeding gets the last provisional again")
+    @Test("a retransmitted INVITE in Proceeding gets 100 Trying before any answer, then the last provisional")
     func proceedingRetransmission() {
         var tx = ServerInviteTransaction(reliable: false, timers: timers)
-        #expect(tx.receivedRetransmission() == [])
+        #expect(tx.receivedRetransmission() == [.sendTrying])
         _ = tx.send(response(100))
         #expect(tx.receivedRetransmission() == [.sendResponse(response(100))])
+    }
+
+    @Test("100 Trying only when the TU has not answered within 200 ms (§17.2.1)")
+    func tryingTimer() {
+        var slow = ServerInviteTransaction(reliable: false, timers: timers)
+        _ = slow.start()
+        #expect(slow.timerFired(.trying) == [.sendTrying])
+        var fast = ServerInviteTransaction(reliable: false, timers: timers)
+        _ = fast.start()
+        _ = fast.send(response(200))
+        #expect(fast.timerFired(.trying) == [])
     }
 
     @Test("T1/T2 come from configuration")
     func configurableTimers() {
         var tx = ServerInviteTransaction(reliable: false, timers: SIPTimerConfiguration(t1: .milliseconds(100), t2: .milliseconds(300), t4: .seconds(1)))
-        #expect(tx.send(response(480)) == [.sendResponse(response(480)), .schedule(.timerG, after: .milliseconds(100)), .schedule(.timerH, after: .milliseconds(6400))])
+        #expect(tx.send(response(480)) == [.cancel(.trying), .sendResponse(response(480)), .schedule(.timerG, after: .milliseconds(100)), .schedule(.timerH, after: .milliseconds(6400))])
         #expect(tx.timerFired(.timerG) == [.sendResponse(response(480)), .schedule(.timerG, after: .milliseconds(200))])
         #expect(tx.timerFired(.timerG) == [.sendResponse(response(480)), .schedule(.timerG, after: .milliseconds(300))])
     }
