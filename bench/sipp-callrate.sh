@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Signalling capacity: INVITE/200/ACK/BYE/200 call cycles per second (no media) with sipp as
 # the client on this machine, against siprecd and, in the same run, against sipp's own UAS
-# (`sipp -sn uas`) as the reference. For each server the rate is raised step by step; the
-# result is the highest rate whose run finished with zero failed calls.
+# (`sipp -sn uas`) as the reference. For each server the rate is raised step by step, each
+# step on a freshly started server and long enough (default 40 s) to pass 64*T1 = 32 s, so
+# transactions expire while new ones arrive, as in steady service; the result is the highest
+# rate whose run finished with zero failed calls.
 #
 #   bench/sipp-callrate.sh [SECONDS_PER_STEP] [RATES...]
 #
 # Needs a release build (make release) and sipp (Debian sip-tester).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEP_SECONDS=${1:-10}
+STEP_SECONDS=${1:-40}
 shift || true
 RATES=("$@")
-[ ${#RATES[@]} -gt 0 ] || RATES=(1000 2000 3000 4000 5000 6000 8000)
+[ ${#RATES[@]} -gt 0 ] || RATES=(4000 6000 7000 8000 9000 10000 12000 15000)
 TRANSPORT=${TRANSPORT:-u1}
 SIPRECD=./.build/release/siprecd
 SCENARIO=sip-fixtures/sipp/bench-call.xml
@@ -46,22 +48,25 @@ run_step() { # name port rate -> prints "rate ok|fail successful failed cpu"
   [ "$verdict" = ok ]
 }
 
-bench_server() { # name start-command port
+bench_server() { # name port start-command...: a fresh server for every step
   local name=$1 port=$2
   shift 2
-  "$@" >"$WORK/$name.log" 2>&1 &
-  local pid=$!
-  # Wait until the server answers an OPTIONS (siprecd) or its port is bound (sipp uas).
-  for _ in $(seq 1 100); do
-    ss -lun -ltn | grep -q ":$port " && break
-    sleep 0.1
-  done
   local best=0
   for rate in "${RATES[@]}"; do
-    if run_step "$name" "$port" "$rate" "$pid"; then best=$rate; else break; fi
+    "$@" >"$WORK/$name.log" 2>&1 &
+    local pid=$!
+    # Wait (bounded) until the server's port is bound.
+    for _ in $(seq 1 100); do
+      ss -lun -ltn | grep -q ":$port " && break
+      sleep 0.1
+    done
+    local ok=1
+    run_step "$name" "$port" "$rate" "$pid" || ok=0
+    kill "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    [ $ok -eq 1 ] || break
+    best=$rate
   done
-  kill "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || true
   echo "RESULT $name transport=$TRANSPORT max_clean_rate=$best calls/s"
 }
 

@@ -177,6 +177,14 @@ public struct ServerConfiguration: Sendable {
         logLevel = level
     }
 
+    /// Secrets come from the environment only: `SIPRECD_TLS_KEY_PASSPHRASE` unlocks an
+    /// encrypted TLS private key.
+    public mutating func apply(environment: [String: String]) {
+        if let passphrase = environment["SIPRECD_TLS_KEY_PASSPHRASE"], !passphrase.isEmpty {
+            tls?.privateKeyPassphrase = passphrase
+        }
+    }
+
     /// Checks what only makes sense as a whole.
     public func validate() throws {
         if sipListen.contains(where: { $0.transport == .tls }) && tls == nil {

@@ -40,6 +40,8 @@ public struct SIPTLSConfiguration: Hashable, Sendable {
     public var trustRootsFile: String?
     public var requireClientCertificate: Bool
     public var handshakeTimeout: Duration
+    /// Passphrase of an encrypted private key (from the environment, never the file).
+    public var privateKeyPassphrase: String?
 
     public init(certificateChainFile: String, privateKeyFile: String, trustRootsFile: String? = nil,
                 requireClientCertificate: Bool = false, handshakeTimeout: Duration = .seconds(10)) {
@@ -53,7 +55,12 @@ public struct SIPTLSConfiguration: Hashable, Sendable {
     /// Builds the (expensive) context once, off any event loop.
     public func makeContext() throws -> NIOSSLContext {
         let chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile).map { NIOSSLCertificateSource.certificate($0) }
-        let key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)
+        let key: NIOSSLPrivateKey
+        if let passphrase = privateKeyPassphrase {
+            key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem) { setter in setter(Array(passphrase.utf8)) }
+        } else {
+            key = try NIOSSLPrivateKey(file: privateKeyFile, format: .pem)
+        }
         var tls = TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
         if let trustRootsFile { tls.trustRoots = .file(trustRootsFile) }
         tls.certificateVerification = requireClientCertificate ? .noHostnameVerification : .none

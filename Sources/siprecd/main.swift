@@ -41,6 +41,7 @@ struct Siprecd: AsyncParsableCommand {
             if let dataDir { configuration.dataDirectory = dataDir }
             if let rtpPorts { try configuration.setRTPPorts(rtpPorts) }
             if let logLevel { try configuration.setLogLevel(logLevel) }
+            configuration.apply(environment: ProcessInfo.processInfo.environment)
             try configuration.validate()
         } catch {
             throw ValidationError("\(error)")

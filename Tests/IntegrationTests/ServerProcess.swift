@@ -27,7 +27,7 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts siprecd with `yaml` as its configuration file and `listen` as its listeners
     /// (port 0: the kernel picks), and waits until every listener is bound.
-    init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"]) throws {
+    init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"], environment: [String: String] = [:]) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let config = directory.appendingPathComponent("siprecd.yaml")
@@ -35,9 +35,13 @@ final class ServerProcess: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
         process.arguments = ["--config", config.path, "--data-dir", directory.appendingPathComponent("var").path, "--log-level", "info"]
             + listen.flatMap { ["--sip-listen", $0] }
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice
+        process.standardInput = FileHandle.nullDevice
         let collector = lines
         pipe.fileHandleForReading.readabilityHandler = { handle in
             let data = handle.availableData

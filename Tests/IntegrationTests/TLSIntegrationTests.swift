@@ -22,7 +22,11 @@ struct TestPKI {
         }
         try openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                      "-keyout", "rogue.key", "-out", "rogue.pem", "-days", "2", "-subj", "/CN=rogue.example.com"])
+        // The server key again, encrypted, for the passphrase-from-the-environment test.
+        try openssl(["pkey", "-in", "server.key", "-aes256", "-passout", "pass:\(TestPKI.passphrase)", "-out", "server-encrypted.key"])
     }
+
+    static let passphrase = "correct horse battery staple"
 
     func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
@@ -56,17 +60,36 @@ struct TestPKI {
 
 @Suite("siprecd over TLS", .serialized)
 struct TLSIntegrationTests {
-    func startServer(_ pki: TestPKI, requireClientCertificate: Bool) throws -> ServerProcess {
+    func startServer(_ pki: TestPKI, requireClientCertificate: Bool, key: String = "server.key",
+                     environment: [String: String] = [:]) throws -> ServerProcess {
         let yaml = """
         sip:
           tls:
             certificate: \(pki.path("server.pem"))
-            private-key: \(pki.path("server.key"))
+            private-key: \(pki.path(key))
             client-ca: \(pki.path("ca.pem"))
             require-client-certificate: \(requireClientCertificate)
             handshake-timeout-ms: 400
         """
-        return try ServerProcess(yaml: yaml, listen: ["udp:127.0.0.1:0", "tls:127.0.0.1:0"])
+        return try ServerProcess(yaml: yaml, listen: ["udp:127.0.0.1:0", "tls:127.0.0.1:0"], environment: environment)
+    }
+
+    @Test("an encrypted private key is unlocked with SIPRECD_TLS_KEY_PASSPHRASE from the environment")
+    func encryptedKey() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        let server = try startServer(pki, requireClientCertificate: false, key: "server-encrypted.key",
+                                     environment: ["SIPRECD_TLS_KEY_PASSPHRASE": TestPKI.passphrase])
+        defer { server.stop() }
+        let client = try await SIPTestClient.tcp(port: server.port("tls"), tls: try pki.clientContext(certificate: nil, key: nil))
+        try await client.send(SIPText.options(transport: "TLS"))
+        #expect(await client.nextResponse()?.statusCode == 200)
+        await client.close()
+        // Without the passphrase the server refuses to start.
+        #expect(throws: ServerProcess.ServerError.self) {
+            let locked = try startServer(pki, requireClientCertificate: false, key: "server-encrypted.key")
+            locked.stop()
+        }
     }
 
     @Test("a client with a certificate from the configured CA gets its OPTIONS answered over TLS")
