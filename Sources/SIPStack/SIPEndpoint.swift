@@ -557,6 +557,11 @@ public struct SIPEndpoint: Sendable {
         if dialogsByCallID[id.callID]?.isEmpty == true { dialogsByCallID[id.callID] = nil }
     }
 
+    /// What a transaction keeps of its request once it has answered finally: nothing is read
+    /// from it after that (retransmissions are answered from the last response), so the
+    /// headers and URI are let go for the 32 s the transaction still lives.
+    private static let answeredPlaceholder = SIPRequest(method: .invite, uri: SIPURI(host: ""))
+
     /// Stores the transaction (or removes it once terminated) and maps its actions.
     private mutating func commit(_ actions: [ServerInviteTransaction.Action], key: ServerTransactionKey, entry: InviteEntry) -> [SIPEndpointAction] {
         var out: [SIPEndpointAction] = []
@@ -576,7 +581,15 @@ public struct SIPEndpoint: Sendable {
             case .terminated: terminated = true
             }
         }
-        invites[key] = terminated ? nil : entry
+        if terminated {
+            invites[key] = nil
+        } else if entry.transaction.state == .proceeding {
+            invites[key] = entry
+        } else {
+            var answered = entry
+            answered.request = SIPEndpoint.answeredPlaceholder
+            invites[key] = answered
+        }
         return out
     }
 
@@ -590,7 +603,15 @@ public struct SIPEndpoint: Sendable {
             case .terminated: terminated = true
             }
         }
-        nonInvites[key] = terminated ? nil : entry
+        if terminated {
+            nonInvites[key] = nil
+        } else if entry.transaction.state == .trying || entry.transaction.state == .proceeding {
+            nonInvites[key] = entry
+        } else {
+            var answered = entry
+            answered.request = SIPEndpoint.answeredPlaceholder
+            nonInvites[key] = answered
+        }
         return out
     }
 

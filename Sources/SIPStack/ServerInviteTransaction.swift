@@ -46,8 +46,10 @@ public struct ServerInviteTransaction: Sendable {
             let cancelTrying: [Action] = first ? [.cancel(.trying)] : []
             if response.isProvisional { return cancelTrying + [.sendResponse(response)] }
             if response.isSuccess {
-                // RFC 6026 §7.1: 2xx moves to Accepted; retransmitting it is the TU's job.
+                // RFC 6026 §7.1: 2xx moves to Accepted; retransmitting it is the TU's job, so
+                // the transaction need not keep it.
                 state = .accepted
+                lastResponse = nil
                 return cancelTrying + [.sendResponse(response), .schedule(.timerL, after: timers.transactionTimeout)]
             }
             state = .completed
@@ -58,7 +60,6 @@ public struct ServerInviteTransaction: Sendable {
         case .accepted:
             // RFC 6026 §7.1: 2xx retransmissions from the TU pass through in Accepted.
             guard response.isSuccess else { return [] }
-            lastResponse = response
             return [.sendResponse(response)]
         case .completed, .confirmed, .terminated:
             return []
