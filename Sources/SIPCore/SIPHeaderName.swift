@@ -135,4 +135,6 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
     public static let via = SIPHeaderName(key: "via")
     public static let warning = SIPHeaderName(key: "warning")
     public static let reason = SIPHeaderName(key: "reason")
+    public static let sessionExpires = SIPHeaderName(key: "session-expires")
+    public static let minSE = SIPHeaderName(key: "min-se")
 }

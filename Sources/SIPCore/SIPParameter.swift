@@ -46,7 +46,7 @@ extension Array where Element == SIPParameter {
     }
 
     /// Parses `;a=b;c;d="x;y"` (leading semicolon optional). Quoted values may contain `;`.
-    static func parse(_ text: Substring) -> [SIPParameter] {
+    public static func parse(_ text: Substring) -> [SIPParameter] {
         SIPBytes.withBytes(text) { bytes in
             var start = 0
             while start < bytes.count, SIPBytes.isWhitespace(bytes[start]) { start += 1 }

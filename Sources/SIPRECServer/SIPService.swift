@@ -22,7 +22,8 @@ public final class SIPService: Service, @unchecked Sendable {
             timers: configuration.timers,
             trustedNetworks: configuration.trustedNetworks,
             advertisedHost: configuration.advertisedHost,
-            maxTransactions: configuration.maxTransactions
+            maxTransactions: configuration.maxTransactions,
+            minSessionExpires: configuration.minSessionExpires
         )
         core = SIPServerCore(eventLoop: eventLoop, configuration: endpointConfiguration, logger: logger,
                              maxConnections: configuration.maxConnections)

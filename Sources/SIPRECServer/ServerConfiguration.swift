@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var maxConnections = 4096
     /// SIP server transactions at once; beyond it requests get a stateless 503.
     public var maxTransactions = 500_000
+    /// RFC 4028 Min-SE in seconds: a shorter Session-Expires gets 422.
+    public var minSessionExpires = 90
     public var tls: SIPTLSConfiguration?
     public var logLevel: Logger.Level = .info
 
@@ -79,12 +81,14 @@ public struct ServerConfiguration: Sendable {
             var maxStreamsPerCall: Int?
             var maxConnections: Int?
             var maxTransactions: Int?
+            var minSessionExpires: Int?
             var tls: TLS?
             enum CodingKeys: String, CodingKey {
                 case listen, advertisedHost = "advertised-host", trustedNetworks = "trusted-networks", timers, limits
                 case incompleteMessageTimeoutMs = "incomplete-message-timeout-ms", answerDelayMs = "answer-delay-ms"
                 case maxConcurrentCalls = "max-concurrent-calls", maxStreamsPerCall = "max-streams-per-call"
-                case maxConnections = "max-connections", maxTransactions = "max-transactions", tls
+                case maxConnections = "max-connections", maxTransactions = "max-transactions"
+                case minSessionExpires = "min-session-expires", tls
             }
         }
         struct HTTP: Decodable { var listen: String? }
@@ -134,6 +138,7 @@ public struct ServerConfiguration: Sendable {
             if let v = sip.maxStreamsPerCall { maxStreamsPerCall = try Self.positive(v, key: "sip.max-streams-per-call", minimum: 1) }
             if let v = sip.maxConnections { maxConnections = try Self.positive(v, key: "sip.max-connections", minimum: 1) }
             if let v = sip.maxTransactions { maxTransactions = try Self.positive(v, key: "sip.max-transactions", minimum: 16) }
+            if let v = sip.minSessionExpires { minSessionExpires = try Self.positive(v, key: "sip.min-session-expires", minimum: 90) }
             if let tlsFile = sip.tls, let certificate = tlsFile.certificate {
                 guard let key = tlsFile.privateKey else { throw Error(key: "sip.tls.private-key", problem: "required with sip.tls.certificate") }
                 var tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: tlsFile.clientCA,

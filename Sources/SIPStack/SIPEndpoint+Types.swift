@@ -15,15 +15,18 @@ public struct SIPEndpointConfiguration: Sendable {
     public var contactUser: String
     /// Server transactions at once; beyond it new requests get a stateless 503.
     public var maxTransactions: Int
+    /// RFC 4028 Min-SE in seconds: a shorter Session-Expires gets 422.
+    public var minSessionExpires: Int
 
     public init(timers: SIPTimerConfiguration = SIPTimerConfiguration(),
                 trustedNetworks: TrustedNetworks = .everyone,
                 serverName: String = "siprecd",
-                supportedOptionTags: [String] = ["siprec"],
+                supportedOptionTags: [String] = ["siprec", "timer"],
                 acceptedContentTypes: [String] = ["application/sdp", "application/rs-metadata+xml", "multipart/mixed"],
                 advertisedHost: String? = nil,
                 contactUser: String = "siprecd",
-                maxTransactions: Int = 500_000) {
+                maxTransactions: Int = 500_000,
+                minSessionExpires: Int = 90) {
         self.timers = timers
         self.trustedNetworks = trustedNetworks
         self.serverName = serverName
@@ -32,6 +35,7 @@ public struct SIPEndpointConfiguration: Sendable {
         self.advertisedHost = advertisedHost
         self.contactUser = contactUser
         self.maxTransactions = maxTransactions
+        self.minSessionExpires = minSessionExpires
     }
 
     /// Methods this endpoint implements (Allow); other known methods get 405, unknown ones 501.
@@ -46,6 +50,8 @@ public enum SIPTimerID: Hashable, Sendable {
     /// RFC 3261 §13.3.1.4: the UAS core retransmits its 2xx until the ACK arrives.
     case retransmit2xx(SIPDialogID)
     case ackTimeout(SIPDialogID)
+    /// RFC 4028 §10: the SRC stopped refreshing the session.
+    case sessionExpiry(SIPDialogID)
 }
 
 /// A request the application answers with `SIPEndpoint.respond(to:…)`.
@@ -65,6 +71,8 @@ public enum SIPDialogEndReason: String, Hashable, Sendable {
     case localBye
     /// No ACK for our 2xx within 64*T1 (§13.3.1.4).
     case ackTimeout
+    /// The SRC did not refresh the session in time (RFC 4028 §10).
+    case sessionExpired
 }
 
 /// Why the endpoint refused or dropped something, for counters and logs.
@@ -84,6 +92,7 @@ public enum SIPRejectReason: String, Hashable, Sendable, CaseIterable {
     case strayACK
     case overloaded
     case tooManyConnections
+    case sessionIntervalTooSmall
 }
 
 public enum SIPClientResult: Hashable, Sendable {

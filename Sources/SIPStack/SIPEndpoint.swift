@@ -183,6 +183,9 @@ public struct SIPEndpoint: Sendable {
         } else if let required = unsupportedRequire(request) {
             return reject(420, key: key, entry: entry, reason: .badExtension, unsupported: required)
         }
+        if let interval = SIPEndpoint.sessionInterval(request), interval.seconds < configuration.minSessionExpires {
+            return reject(422, key: key, entry: entry, reason: .sessionIntervalTooSmall, minSE: configuration.minSessionExpires)
+        }
         // RFC 3261 §17.2.1: 100 Trying goes out if the application has not answered in 200 ms.
         var actions = commit(entry.transaction.start(), key: key, entry: entry)
         actions.append(.event(.request(SIPIncomingRequest(key: key, request: request, peer: peer, dialogID: dialogID, localTag: entry.localTag))))
@@ -225,6 +228,9 @@ public struct SIPEndpoint: Sendable {
         }
         if request.method != .options, let required = unsupportedRequire(request) {
             return reject(420, key: key, entry: entry, reason: .badExtension, unsupported: required)
+        }
+        if request.method == .update, let interval = SIPEndpoint.sessionInterval(request), interval.seconds < configuration.minSessionExpires {
+            return reject(422, key: key, entry: entry, reason: .sessionIntervalTooSmall, minSE: configuration.minSessionExpires)
         }
         nonInvites[key] = entry
         return [.event(.request(SIPIncomingRequest(key: key, request: request, peer: peer, dialogID: dialogID, localTag: entry.localTag)))]
@@ -309,6 +315,7 @@ public struct SIPEndpoint: Sendable {
             if !response.headers.contains(.contact) {
                 response.headers.add(.contact, contact(for: entry.responsePeer, requestURI: entry.request.uri).description)
             }
+            let sessionTimer = acceptSessionTimer(entry.request, into: &response)
             let dialogID = entry.dialogID ?? SIPDialogID(callID: entry.request.callID ?? "", localTag: entry.localTag,
                                                          remoteTag: entry.request.from?.tag ?? "")
             var dialog: SIPDialog
@@ -333,13 +340,22 @@ public struct SIPEndpoint: Sendable {
                 actions.append(.schedule(.retransmit2xx(dialogID), after: configuration.timers.t1))
             }
             actions.append(.schedule(.ackTimeout(dialogID), after: configuration.timers.transactionTimeout))
+            if let sessionTimer { actions.append(.schedule(.sessionExpiry(dialogID), after: sessionTimer)) }
             return actions
         }
         if var entry = nonInvites[key] {
             var response = makeResponse(status, reasonPhrase: reasonPhrase, for: entry.request, localTag: entry.localTag)
             for field in extra { response.headers.add(field) }
             response.body = body
-            return commit(entry.transaction.send(response), key: key, entry: entry)
+            // An UPDATE that refreshes the session (RFC 4028 §9) restarts its expiry.
+            var refresh: Duration?
+            if response.isSuccess, entry.request.method == .update, entry.dialogID != nil,
+               entry.transaction.state == .trying || entry.transaction.state == .proceeding {
+                refresh = acceptSessionTimer(entry.request, into: &response)
+            }
+            var actions = commit(entry.transaction.send(response), key: key, entry: entry)
+            if let refresh, let dialogID = entry.dialogID { actions.append(.schedule(.sessionExpiry(dialogID), after: refresh)) }
+            return actions
         }
         return []
     }
@@ -412,6 +428,10 @@ public struct SIPEndpoint: Sendable {
             dialog.retransmitInterval = configuration.timers.nextRetransmitInterval(after: dialog.retransmitInterval)
             dialogs[dialogID] = dialog
             return [.send(.response(pending), to: dialog.peer), .schedule(.retransmit2xx(dialogID), after: dialog.retransmitInterval)]
+        case .sessionExpiry(let dialogID):
+            // RFC 4028 §10: no refresh in time, so the SRC is gone: end the session.
+            return sendBYE(dialogID, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=408;text=\"Session expired\"")],
+                           reason: .sessionExpired)
         case .ackTimeout(let dialogID):
             guard let dialog = dialogs[dialogID], dialog.pending2xx != nil else { return [] }
             if dialog.state == .early2xx {
@@ -448,6 +468,32 @@ public struct SIPEndpoint: Sendable {
         return nil
     }
 
+    /// `Session-Expires: delta-seconds[;refresher=uac|uas]` (RFC 4028 §4), nil when absent or
+    /// unreadable (an unreadable one is ignored rather than refused).
+    static func sessionInterval(_ request: SIPRequest) -> (seconds: Int, refresher: String?)? {
+        guard let value = request.headers[.sessionExpires] else { return nil }
+        let parts = value.split(separator: ";", maxSplits: 1)
+        guard let first = parts.first, let seconds = Int(String(first).trimmingCharacters(in: " \t")), seconds > 0 else { return nil }
+        var refresher: String?
+        if parts.count > 1, case .some(.some(let found)) = [SIPParameter].parse(parts[1]).parameter("refresher") {
+            refresher = found.lowercased()
+        }
+        return (seconds, refresher)
+    }
+
+    /// RFC 4028 §9: when the SRC asks for a session timer and supports it, the 2xx says the SRC
+    /// refreshes (`refresher=uac`, `Require: timer`). Returns when to give up on the session:
+    /// the interval minus the smaller of 32 s and a third of it (§10). A request that wants us
+    /// to refresh gets no timer (this server sends no refreshes), which RFC 4028 allows.
+    private func acceptSessionTimer(_ request: SIPRequest, into response: inout SIPResponse) -> Duration? {
+        guard let interval = SIPEndpoint.sessionInterval(request), interval.refresher != "uas",
+              (request.optionTags(.supported) + request.optionTags(.require)).contains("timer") else { return nil }
+        let seconds = max(interval.seconds, configuration.minSessionExpires)
+        response.headers.add(.sessionExpires, "\(seconds);refresher=uac")
+        if !response.optionTags(.require).contains("timer") { response.headers.add(.require, "timer") }
+        return .seconds(seconds - min(32, seconds / 3))
+    }
+
     private func unsupportedRequire(_ request: SIPRequest) -> String? {
         let required = request.optionTags(.require)
         let unsupported = required.filter { !configuration.supportedOptionTags.contains($0) }
@@ -455,27 +501,28 @@ public struct SIPEndpoint: Sendable {
     }
 
     private mutating func reject(_ status: Int, key: ServerTransactionKey, entry: InviteEntry, reason: SIPRejectReason,
-                                 retryAfter: Bool = false, unsupported: String? = nil) -> [SIPEndpointAction] {
+                                 retryAfter: Bool = false, unsupported: String? = nil, minSE: Int? = nil) -> [SIPEndpointAction] {
         var entry = entry
         var response = makeResponse(status, for: entry.request, localTag: entry.localTag)
-        addRejectHeaders(&response, status: status, retryAfter: retryAfter, unsupported: unsupported)
+        addRejectHeaders(&response, status: status, retryAfter: retryAfter, unsupported: unsupported, minSE: minSE)
         var actions = commit(entry.transaction.send(response), key: key, entry: entry)
         actions.append(.event(.rejected(reason)))
         return actions
     }
 
     private mutating func reject(_ status: Int, key: ServerTransactionKey, entry: NonInviteEntry, reason: SIPRejectReason,
-                                 retryAfter: Bool = false, unsupported: String? = nil) -> [SIPEndpointAction] {
+                                 retryAfter: Bool = false, unsupported: String? = nil, minSE: Int? = nil) -> [SIPEndpointAction] {
         var entry = entry
         var response = makeResponse(status, for: entry.request, localTag: entry.localTag)
-        addRejectHeaders(&response, status: status, retryAfter: retryAfter, unsupported: unsupported)
+        addRejectHeaders(&response, status: status, retryAfter: retryAfter, unsupported: unsupported, minSE: minSE)
         var actions = commit(entry.transaction.send(response), key: key, entry: entry)
         actions.append(.event(.rejected(reason)))
         return actions
     }
 
-    private func addRejectHeaders(_ response: inout SIPResponse, status: Int, retryAfter: Bool, unsupported: String?) {
+    private func addRejectHeaders(_ response: inout SIPResponse, status: Int, retryAfter: Bool, unsupported: String?, minSE: Int?) {
         if status == 405 { response.headers.add(.allow, configuration.allowHeader) }
+        if let minSE { response.headers.add(.minSE, String(minSE)) }
         if let unsupported { response.headers.add(.unsupported, unsupported) }
         if retryAfter { response.headers.add(.retryAfter, String(Int.random(in: 0...10))) }
     }
@@ -543,7 +590,7 @@ public struct SIPEndpoint: Sendable {
 
     private mutating func endDialog(_ dialog: inout SIPDialog) -> [SIPEndpointAction] {
         dialog.state = .terminated
-        var actions: [SIPEndpointAction] = []
+        var actions: [SIPEndpointAction] = [.cancel(.sessionExpiry(dialog.id))]
         if dialog.pending2xx != nil {
             dialog.pending2xx = nil
             actions += [.cancel(.retransmit2xx(dialog.id)), .cancel(.ackTimeout(dialog.id))]

@@ -22,6 +22,10 @@ struct ServerConfigurationTests {
         #expect(fromFile.incompleteMessageTimeout == defaults.incompleteMessageTimeout)
         #expect(fromFile.answerDelay == defaults.answerDelay)
         #expect(fromFile.maxConcurrentCalls == defaults.maxConcurrentCalls)
+        #expect(fromFile.maxStreamsPerCall == defaults.maxStreamsPerCall)
+        #expect(fromFile.maxConnections == defaults.maxConnections)
+        #expect(fromFile.maxTransactions == defaults.maxTransactions)
+        #expect(fromFile.minSessionExpires == defaults.minSessionExpires)
         #expect(fromFile.tls == nil)
         #expect(fromFile.logLevel == defaults.logLevel)
     }

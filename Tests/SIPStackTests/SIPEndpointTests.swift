@@ -250,10 +250,10 @@ struct SIPEndpointTests {
         #expect(register.responses[0].headers[.allow]?.contains("INVITE") == true)
     }
 
-    @Test("Require with an unknown option tag gets 420 with Unsupported; siprec is supported")
+    @Test("Require with an unknown option tag gets 420 with Unsupported; siprec and timer are supported")
     func requireTags() {
         var endpoint = SIPEndpoint()
-        let bad = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer, extra: ["Require: siprec, 100rel"])), from: udpPeer)
+        let bad = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer, extra: ["Require: siprec, timer, 100rel"])), from: udpPeer)
         #expect(bad.statuses == [420])
         #expect(bad.responses[0].headers[.unsupported] == "100rel")
         var good = builder
@@ -416,5 +416,47 @@ struct SIPEndpointTests {
         #expect(retransmission.statuses == [100])
         #expect(retransmission.cancelled.contains(.serverInvite(second.incoming[0].key, .trying)))
         #expect(endpoint.timerFired(.serverInvite(second.incoming[0].key, .trying)).isEmpty)
+    }
+
+    @Test("RFC 4028: the SRC refreshes (refresher=uac, Require: timer); no refresh in time ends the session with BYE")
+    func sessionTimer() throws {
+        var endpoint = SIPEndpoint()
+        let invite = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer, extra: ["Session-Expires: 1800", "Supported: timer"])), from: udpPeer)
+        let incoming = invite.incoming[0]
+        let answered = endpoint.respond(to: incoming.key, status: 200)
+        let ok = try #require(answered.responses.first)
+        #expect(ok.headers[.sessionExpires] == "1800;refresher=uac")
+        #expect(ok.optionTags(.require) == ["timer"])
+        let dialogID = SIPDialogID(callID: builder.callID, localTag: incoming.localTag, remoteTag: builder.fromTag)
+        #expect(answered.contains {
+            if case .schedule(.sessionExpiry(dialogID), let after) = $0 { return after == .seconds(1768) } else { return false }
+        })
+        // A refresh (UPDATE) restarts the expiry.
+        var update = builder
+        update.branch = "z9hG4bKrefresh"
+        let refresh = endpoint.receive(.request(update.request("UPDATE", cseq: 2, toTag: incoming.localTag, extra: ["Session-Expires: 600;refresher=uac", "Supported: timer"])), from: udpPeer)
+        let refreshed = endpoint.respond(to: refresh.incoming[0].key, status: 200)
+        #expect(refreshed.responses.first?.headers[.sessionExpires] == "600;refresher=uac")
+        #expect(refreshed.scheduled.contains(.sessionExpiry(dialogID)))
+        // No further refresh: BYE with a Reason, and the dialog ends.
+        let expired = endpoint.timerFired(.sessionExpiry(dialogID))
+        let bye = try #require(expired.requests.first)
+        #expect(bye.method == .bye)
+        #expect(bye.headers[.reason]?.contains("408") == true)
+        #expect(expired.endedDialogs == [.sessionExpired])
+    }
+
+    @Test("RFC 4028: Session-Expires below Min-SE gets 422 with Min-SE; without timer support there is no timer")
+    func sessionTimerLimits() {
+        var endpoint = SIPEndpoint()
+        let tooShort = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer, extra: ["Session-Expires: 30", "Supported: timer"])), from: udpPeer)
+        #expect(tooShort.statuses == [422])
+        #expect(tooShort.responses[0].headers[.minSE] == "90")
+        var plain = builder
+        plain.branch = "z9hG4bKnotimer"
+        let invite = endpoint.receive(.request(plain.request("INVITE", body: sdpOffer, extra: ["Session-Expires: 1800"])), from: udpPeer)
+        let answered = endpoint.respond(to: invite.incoming[0].key, status: 200)
+        #expect(answered.responses.first?.headers[.sessionExpires] == nil)
+        #expect(!answered.scheduled.contains { if case .sessionExpiry = $0 { return true } else { return false } })
     }
 }
