@@ -28,6 +28,9 @@ let package = Package(
         ),
         // SDP model and parser (pure).
         .target(name: "SDP"),
+        // RFC 7865 recording metadata (and its pre-RFC dialects), vendor ids, CUCM Built-in-Bridge
+        // and CUBE network-based recording identities. Pure; XML through FoundationXML (libxml2).
+        .target(name: "SIPRECMetadata"),
         // Transactions and dialogs (pure state machines) and the NIO transports.
         .target(
             name: "SIPStack",
@@ -47,8 +50,10 @@ let package = Package(
             dependencies: [
                 "SIPCore",
                 "SDP",
+                "SIPRECMetadata",
                 "SIPStack",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -70,7 +75,7 @@ let package = Package(
         // `make fuzz` with -sanitize=fuzzer in its own build folder.
         .executableTarget(
             name: "SIPFuzz",
-            dependencies: ["SIPCore"]
+            dependencies: ["SIPCore", "SDP", "SIPRECMetadata"]
         ),
         // Parser throughput and allocation benchmark (release build, `make bench-parse`).
         .executableTarget(
@@ -103,8 +108,12 @@ let package = Package(
             ]
         ),
         .testTarget(
+            name: "SIPRECMetadataTests",
+            dependencies: ["SIPRECMetadata", "SIPTestSupport"]
+        ),
+        .testTarget(
             name: "SIPRECServerTests",
-            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPStack", "SIPTestSupport"]
+            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPRECMetadata", "SIPStack", "SIPTestSupport"]
         ),
         .testTarget(
             name: "IntegrationTests",

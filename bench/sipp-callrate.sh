@@ -8,6 +8,10 @@
 #
 #   bench/sipp-callrate.sh [SECONDS_PER_STEP] [RATES...]
 #
+# SCENARIO=sip-fixtures/sipp/bench-siprec.xml measures SIPREC session setups instead (multipart
+# INVITE with metadata); TRANSPORT=t1 runs over TCP. Each step also prints sipp's mean
+# INVITE-to-200 response time.
+#
 # Needs a release build (make release) and sipp (Debian sip-tester).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +21,7 @@ RATES=("$@")
 [ ${#RATES[@]} -gt 0 ] || RATES=(4000 6000 7000 8000 9000 10000 12000 15000)
 TRANSPORT=${TRANSPORT:-u1}
 SIPRECD=./.build/release/siprecd
-SCENARIO=sip-fixtures/sipp/bench-call.xml
+SCENARIO=${SCENARIO:-sip-fixtures/sipp/bench-call.xml}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -45,7 +49,9 @@ run_step() { # name port rate -> prints "rate ok|fail successful failed cpu"
   rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   local verdict=fail
   [ "$status" -eq 0 ] && [ "${failed:-1}" = "0" ] && [ "${ok:-0}" = "$calls" ] && verdict=ok
-  echo "$name rate=$rate calls=$calls successful=${ok:-?} failed=${failed:-?} server_cpu_s=$cpu peak_rss_mib=$rss $verdict"
+  local rtt
+  rtt=$(grep -E "Response Time 1" "$WORK/screen.txt" | tail -1 | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+  echo "$name rate=$rate calls=$calls successful=${ok:-?} failed=${failed:-?} server_cpu_s=$cpu peak_rss_mib=$rss invite_to_200=${rtt:-?} $verdict"
   [ "$verdict" = ok ]
 }
 

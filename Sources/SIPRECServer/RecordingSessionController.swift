@@ -1,28 +1,39 @@
+import Foundation
 import Logging
 import NIOCore
 import SDP
 import SIPCore
+import SIPRECMetadata
 import SIPStack
 
-/// Answers recording sessions: decides whether an INVITE can be recorded, reserves media
-/// ports, answers its SDP and follows the dialog until it ends. Runs on the SIP event loop.
-///
-/// Until the SIPREC/metadata and media layers land, a session is accepted on its SDP alone:
-/// every recordable audio m-line gets a port pair from the pool and `a=recvonly`.
+/// Answers recording sessions and follows them: decides whether an INVITE can be recorded,
+/// reserves media ports, answers its SDP, reads the SIPREC metadata or the Built-in-Bridge /
+/// CUBE / plain-call identities, pairs the two CUCM legs into one recording, links segments of
+/// one interaction, and keeps each recording's record up to date. Runs on the SIP event loop;
+/// the per-recording logic is the pure `RecordingSession`, and records are written by
+/// `RecordWriter` on its own thread.
 public final class RecordingSessionController: SIPApplication, @unchecked Sendable {
+    /// One SIP dialog (a SIPREC session has one, a Built-in-Bridge recording two).
     struct Call {
         var key: ServerTransactionKey
         var dialogID: SIPDialogID?
+        var recordingID: String
+        var callID: String
+        /// `nearend` / `farend` for Built-in-Bridge legs.
+        var leg: String?
         var ports: [Int?]
         var isSIPREC: Bool
         var answerer: SDPAnswerer
         var sdpVersion: UInt64 = 1
+        /// The SRC's latest SDP, to re-offer the same streams when a re-INVITE has none.
+        var lastRemoteSDP: SessionDescription?
         var pendingAnswer: Scheduled<Void>?
     }
 
     public struct Snapshot: Sendable, Equatable {
         public var activeCalls: Int
         public var portsInUse: Int
+        public var activeRecordings: Int
     }
 
     private let configuration: ServerConfiguration
@@ -30,43 +41,64 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     private var portPool: RTPPortPool
     private var pending: [ServerTransactionKey: Call] = [:]
     private var established: [SIPDialogID: Call] = [:]
+    private var recordings: [String: RecordingSession] = [:]
+    /// Built-in-Bridge recordings waiting for (or holding) their other leg, by pairing key.
+    private var openBridges: [String: String] = [:]
+    private var interactions: InteractionIndex
+    private let writer: RecordWriter
 
     public init(configuration: ServerConfiguration, logger: Logger) {
         self.configuration = configuration
         self.logger = logger
         self.portPool = RTPPortPool(range: configuration.rtpPorts)
+        self.interactions = InteractionIndex(capacity: configuration.interactionIndexSize)
+        self.writer = RecordWriter(dataDirectory: configuration.dataDirectory, logger: logger)
     }
 
-    /// Stops answers scheduled for later (at shutdown).
-    public func cancelPendingAnswers() {
+    public var snapshot: Snapshot {
+        Snapshot(activeCalls: pending.count + established.count, portsInUse: portPool.allocated, activeRecordings: recordings.count)
+    }
+
+    /// Where records are written (`<data-dir>/recordings`).
+    public var recordsDirectory: URL { writer.root }
+
+    /// At shutdown: answers not yet sent are dropped, recordings still running are written as
+    /// ended by the shutdown, and every queued write is finished.
+    public func shutdown() {
         for (key, call) in pending {
             call.pendingAnswer?.cancel()
-            release(call)
+            finishDialog(call, reason: "server shutdown")
             pending[key] = nil
+        }
+        for (id, call) in established {
+            finishDialog(call, reason: "server shutdown")
+            established[id] = nil
         }
     }
 
-    public var snapshot: Snapshot { Snapshot(activeCalls: pending.count + established.count, portsInUse: portPool.allocated) }
+    public func flushRecords() async {
+        await writer.shutdown()
+    }
 
     public func handle(_ event: SIPEndpointEvent, core: SIPServerCore) {
         switch event {
         case .request(let incoming):
             handleRequest(incoming, core: core)
         case .ack(let dialogID, let request):
-            if established[dialogID] != nil, request.body != nil {
-                logger.debug("SDP answer received in ACK", metadata: ["dialog": "\(dialogID)"])
-            }
+            handleACK(dialogID: dialogID, request: request)
         case .cancelled(let key):
             if let call = pending.removeValue(forKey: key) {
                 call.pendingAnswer?.cancel()
-                release(call)
-                logger.info("recording session cancelled before answer")
+                finishDialog(call, reason: "cancelled")
+                logger.info("recording session cancelled before answer", metadata: ["recording": "\(call.recordingID)"])
             }
-        case .dialogEnded(let dialogID, let reason):
-            if let call = established.removeValue(forKey: dialogID) {
-                release(call)
-                logger.info("recording session ended", metadata: ["reason": "\(reason.rawValue)", "siprec": "\(call.isSIPREC)"])
+        case .dialogEnded(let dialogID, let reason, let bye):
+            guard let call = established.removeValue(forKey: dialogID) else { return }
+            if let bye, case .success(let body) = SessionBody.parse(bye), let metadata = body.metadata {
+                // CUBE sends the final metadata (end time, everyone disassociated) in its BYE.
+                recordings[call.recordingID]?.applyMetadata(metadata, method: "BYE", at: Date())
             }
+            finishDialog(call, reason: reason.rawValue)
         case .clientResult(_, _, let result):
             if case .timeout = result { logger.notice("BYE was not answered") }
         case .rejected(let reason):
@@ -89,63 +121,86 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         }
     }
 
+    // MARK: - New sessions
+
+    private func refuse(_ incoming: SIPIncomingRequest, core: SIPServerCore, status: Int, warning: String? = nil, why: String) {
+        var headers: [SIPHeaderField] = []
+        if status == 503 { headers.append(SIPHeaderField(name: .retryAfter, value: "5")) }
+        if let warning { headers.append(SIPHeaderField(name: .warning, value: "399 siprecd \"\(warning)\"")) }
+        if status == 415 {
+            headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", ")))
+        }
+        core.respond(to: incoming.key, status: status, headers: headers)
+        logger.notice("recording session refused", metadata: ["status": "\(status)", "why": "\(why)"])
+    }
+
     private func handleInitialINVITE(_ incoming: SIPIncomingRequest, core: SIPServerCore) {
         let request = incoming.request
         guard snapshot.activeCalls < configuration.maxConcurrentCalls else {
             // Over capacity: 503 makes the SRC fail over to another recorder (RFC 3261 §21.5.4).
-            core.respond(to: incoming.key, status: 503, headers: [SIPHeaderField(name: .retryAfter, value: "5")])
-            logger.warning("recording session refused: at max-concurrent-calls")
-            return
+            return refuse(incoming, core: core, status: 503, why: "at max-concurrent-calls")
         }
-        let offer: SessionDescription?
-        switch Self.extractSDP(request) {
-        case .none:
-            offer = nil
-        case .sdp(let sdp):
-            offer = sdp
-        case .unreadable(let status, let warning):
-            var headers = [SIPHeaderField(name: .warning, value: "399 siprecd \"\(warning)\"")]
-            if status == 415 { headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", "))) }
-            core.respond(to: incoming.key, status: status, headers: headers)
-            logger.notice("recording session refused", metadata: ["status": "\(status)", "why": "\(warning)"])
-            return
+        let body: SessionBody
+        switch SessionBody.parse(request) {
+        case .success(let parsed): body = parsed
+        case .failure(let rejection): return refuse(incoming, core: core, status: rejection.status, warning: rejection.warning, why: rejection.warning)
         }
-        let address = answerAddress(incoming)
-        var call = Call(key: incoming.key, ports: [], isSIPREC: Self.isSIPREC(request), answerer: SDPAnswerer(address: address))
-        let body: SessionDescription
-        if let offer {
+        let isSIPREC = Self.isSIPREC(request, hasMetadataPart: body.metadata != nil)
+        let bridgeLeg = isSIPREC ? nil : request.from.flatMap { BuiltInBridgeLeg(uriParameters: $0.uri.parameters.map { (name: $0.name, value: $0.value) }) }
+        let source: RecordingRecord.Source
+        if isSIPREC {
+            source = .siprec
+        } else if bridgeLeg != nil {
+            source = .builtInBridge
+        } else if request.headers.contains(where: { $0.rawName.lowercased() == "x-cisco-recording-participant" }) {
+            source = .ciscoNetworkBased
+        } else {
+            source = .plain
+        }
+        // Rejections on purpose are 403, never a 5xx that would make the SBC fail over.
+        if source == .builtInBridge, !configuration.builtInBridgeSources.contains(incoming.peer.remoteAddress) {
+            return refuse(incoming, core: core, status: 403, why: "Built-in-Bridge call from a source not in sessions.bib-sources")
+        }
+        if source == .plain || source == .ciscoNetworkBased, !configuration.plainCallSources.contains(incoming.peer.remoteAddress) {
+            return refuse(incoming, core: core, status: 403, why: "plain call from a source not in sessions.plain-sources")
+        }
+
+        var call = Call(key: incoming.key, recordingID: "", callID: request.callID ?? "", leg: bridgeLeg?.side.rawValue, ports: [],
+                        isSIPREC: isSIPREC, answerer: SDPAnswerer(address: answerAddress(incoming)))
+        let answerSDP: SessionDescription
+        if let offer = body.sdp {
             guard offer.media.count <= configuration.maxStreamsPerCall else {
-                core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "370 siprecd \"too many media streams\"")])
-                logger.notice("recording session refused: too many media streams", metadata: ["streams": "\(offer.media.count)"])
-                return
+                return refuse(incoming, core: core, status: 488, warning: "too many media streams", why: "too many media streams")
             }
-            for media in offer.media {
-                call.ports.append(SDPAnswerer.isRecordable(media) ? portPool.allocate() : nil)
-            }
+            call.ports = offer.media.map { SDPAnswerer.isRecordable($0) ? portPool.allocate() : nil }
             guard call.ports.contains(where: { $0 != nil }) else {
                 let exhausted = offer.media.contains(where: SDPAnswerer.isRecordable)
-                release(call)
-                if exhausted {
-                    core.respond(to: incoming.key, status: 503, headers: [SIPHeaderField(name: .retryAfter, value: "5")])
-                    logger.warning("recording session refused: no free media ports")
-                } else {
-                    core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "304 siprecd \"no recordable audio stream\"")])
-                    logger.notice("recording session refused: no recordable stream")
-                }
-                return
+                releasePorts(call)
+                return exhausted ? refuse(incoming, core: core, status: 503, why: "no free media ports")
+                    : refuse(incoming, core: core, status: 488, warning: "no recordable audio stream", why: "no recordable stream")
             }
-            body = call.answerer.answer(to: offer, ports: call.ports)
+            call.lastRemoteSDP = offer
+            answerSDP = call.answerer.answer(to: offer, ports: call.ports)
         } else {
-            guard let port = portPool.allocate() else {
-                core.respond(to: incoming.key, status: 503, headers: [SIPHeaderField(name: .retryAfter, value: "5")])
-                return
-            }
+            // Delayed offer (CUCM, or SIPREC with metadata only): we offer, the ACK answers.
+            guard let port = portPool.allocate() else { return refuse(incoming, core: core, status: 503, why: "no free media ports") }
             call.ports = [port]
-            body = call.answerer.offer(port: port)
+            answerSDP = call.answerer.offer(port: port)
         }
+
+        let now = Date()
+        call.recordingID = startOrJoinRecording(source: source, request: request, peer: incoming.peer, leg: bridgeLeg, at: now)
+        if let metadata = body.metadata {
+            recordings[call.recordingID]?.applyMetadata(metadata, method: "INVITE", at: now)
+            linkSegment(call.recordingID)
+        }
+        if let offer = body.sdp {
+            recordings[call.recordingID]?.applySDP(offer, ports: call.ports, leg: call.leg, method: "INVITE", at: now)
+        }
+        saveRecord(call.recordingID)
         logger.info("recording session accepted", metadata: [
-            "siprec": "\(call.isSIPREC)", "streams": "\(call.ports.compactMap { $0 }.count)",
-            "delayedOffer": "\(offer == nil)", "transport": "\(incoming.peer.transport.rawValue)",
+            "recording": "\(call.recordingID)", "source": "\(source.rawValue)", "streams": "\(call.ports.compactMap { $0 }.count)",
+            "delayedOffer": "\(body.sdp == nil)", "transport": "\(incoming.peer.transport.rawValue)",
         ])
         let answer: @Sendable () -> Void = { [self] in
             guard var call = pending.removeValue(forKey: incoming.key) else { return }
@@ -154,11 +209,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             call.dialogID = dialogID
             established[dialogID] = call
             var contact = core.endpoint.contact(for: incoming.peer, requestURI: request.uri)
+            // RFC 7866 §6.1.1: the SRS marks its Contact with +sip.srs.
             if call.isSIPREC { contact.parameters.append(SIPParameter("+sip.srs")) }
             var headers = [SIPHeaderField(name: .contact, value: contact.description),
                            SIPHeaderField(name: .contentType, value: "application/sdp")]
             headers += core.endpoint.capabilityHeaders().filter { $0.name != .accept }
-            core.respond(to: incoming.key, status: 200, headers: headers, body: ByteBuffer(string: body.text))
+            core.respond(to: incoming.key, status: 200, headers: headers, body: ByteBuffer(string: answerSDP.text))
         }
         pending[incoming.key] = call
         if configuration.answerDelay > .zero {
@@ -170,29 +226,83 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         }
     }
 
-    /// re-INVITE or UPDATE inside a dialog: answer a new offer with the ports already held,
-    /// reserving ports for m-lines that were added.
+    /// A Built-in-Bridge leg joins the open recording of its call when the other leg is there;
+    /// anything else starts a new recording.
+    private func startOrJoinRecording(source: RecordingRecord.Source, request: SIPRequest, peer: SIPPeer,
+                                      leg: BuiltInBridgeLeg?, at now: Date) -> String {
+        if let leg, let openID = openBridges[leg.pairingKey], var session = recordings[openID], !session.hasLeg(leg.side) {
+            session.addDialog(request, peer: peer, leg: leg, at: now)
+            recordings[openID] = session
+            return openID
+        }
+        let recordingID = UUID().uuidString.lowercased()
+        var session = RecordingSession(recordingID: recordingID, interactionID: UUID().uuidString.lowercased(), source: source,
+                                       request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits)
+        if let leg {
+            openBridges[leg.pairingKey] = recordingID
+            let keys = InteractionIndex.keys(sessionIDs: [], groupID: nil, bibPairingKey: leg.pairingKey)
+            if let previous = interactions.find(keys) {
+                // The other leg already ended: this late leg is the next segment of the same call.
+                session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
+            }
+            interactions.note(keys, .init(interactionID: session.record.interactionID, recordingID: recordingID, segment: session.record.segment))
+        }
+        recordings[recordingID] = session
+        return recordingID
+    }
+
+    /// A SIPREC recording whose communication session or group was recorded before becomes
+    /// the next segment of that interaction.
+    private func linkSegment(_ recordingID: String) {
+        guard var session = recordings[recordingID] else { return }
+        let keys = InteractionIndex.keys(sessionIDs: session.record.sessionIDs, groupID: session.record.groupID, bibPairingKey: nil)
+        guard !keys.isEmpty else { return }
+        if session.record.previousRecordingID == nil, let previous = interactions.find(keys), previous.recordingID != recordingID {
+            session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
+            recordings[recordingID] = session
+        }
+        interactions.note(keys, .init(interactionID: session.record.interactionID, recordingID: recordingID, segment: session.record.segment))
+    }
+
+    // MARK: - During the call
+
+    private func handleACK(dialogID: SIPDialogID, request: SIPRequest) {
+        guard var call = established[dialogID], case .success(let body) = SessionBody.parse(request), let sdp = body.sdp else { return }
+        // The SDP answer to our delayed offer: only the m-lines we offered carry ports.
+        call.lastRemoteSDP = sdp
+        established[dialogID] = call
+        recordings[call.recordingID]?.applySDP(sdp, ports: call.ports, leg: call.leg, method: "ACK", at: Date())
+        saveRecord(call.recordingID)
+    }
+
+    /// re-INVITE or UPDATE inside a dialog: metadata changes, media changes, or both. A bad
+    /// update is refused but never costs the recording.
     private func handleSessionUpdate(_ incoming: SIPIncomingRequest, core: SIPServerCore) {
         guard let dialogID = incoming.dialogID, var call = established[dialogID] else {
             core.respond(to: incoming.key, status: 481)
             return
         }
         let request = incoming.request
-        switch Self.extractSDP(request) {
-        case .none:
-            if request.method == .invite {
-                // A re-INVITE without SDP asks for our offer (RFC 3261 §14.2).
-                call.sdpVersion += 1
-                let port = call.ports.compactMap { $0 }.first ?? 0
-                established[dialogID] = call
-                core.respond(to: incoming.key, status: 200, headers: [SIPHeaderField(name: .contentType, value: "application/sdp")],
-                             body: ByteBuffer(string: call.answerer.offer(port: port, version: call.sdpVersion).text))
-            } else {
-                core.respond(to: incoming.key, status: 200)
-            }
-        case .sdp(let offer):
+        let method = request.method.rawValue
+        let body: SessionBody
+        switch SessionBody.parse(request) {
+        case .success(let parsed): body = parsed
+        case .failure(let rejection):
+            core.respond(to: incoming.key, status: rejection.status == 415 ? 415 : 488,
+                         headers: [SIPHeaderField(name: .warning, value: "399 siprecd \"\(rejection.warning)\"")])
+            return
+        }
+        let now = Date()
+        if let metadata = body.metadata {
+            recordings[call.recordingID]?.applyMetadata(metadata, method: method, at: now)
+            linkSegment(call.recordingID)
+        }
+        recordings[call.recordingID]?.applyCiscoParticipants(request)
+        let sdpHeaders = [SIPHeaderField(name: .contentType, value: "application/sdp")]
+        if let offer = body.sdp {
             guard offer.media.count <= configuration.maxStreamsPerCall else {
                 core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "370 siprecd \"too many media streams\"")])
+                saveRecord(call.recordingID)
                 return
             }
             for (index, media) in offer.media.enumerated() {
@@ -203,18 +313,55 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
                 }
             }
             call.sdpVersion += 1
+            call.lastRemoteSDP = offer
             established[dialogID] = call
+            recordings[call.recordingID]?.applySDP(offer, ports: call.ports, leg: call.leg, method: method, at: now)
+            saveRecord(call.recordingID)
             let answer = call.answerer.answer(to: offer, ports: call.ports, version: call.sdpVersion)
-            core.respond(to: incoming.key, status: 200, headers: [SIPHeaderField(name: .contentType, value: "application/sdp")],
-                         body: ByteBuffer(string: answer.text))
-        case .unreadable(let status, let warning):
-            // A bad update must not cost the recording: refuse the update, keep the session.
-            core.respond(to: incoming.key, status: status == 415 ? 415 : 488,
-                         headers: [SIPHeaderField(name: .warning, value: "399 siprecd \"\(warning)\"")])
+            core.respond(to: incoming.key, status: 200, headers: sdpHeaders, body: ByteBuffer(string: answer.text))
+            return
         }
+        saveRecord(call.recordingID)
+        guard request.method == .invite else {
+            // UPDATE without SDP (metadata only, or a session refresh).
+            core.respond(to: incoming.key, status: 200)
+            return
+        }
+        // A re-INVITE without SDP asks for our offer (RFC 3261 §14.2): the streams we hold now.
+        call.sdpVersion += 1
+        established[dialogID] = call
+        let offer: SessionDescription
+        if let current = call.lastRemoteSDP {
+            offer = call.answerer.answer(to: current, ports: call.ports, version: call.sdpVersion)
+        } else {
+            offer = call.answerer.offer(port: call.ports.compactMap { $0 }.first ?? 0, version: call.sdpVersion)
+        }
+        core.respond(to: incoming.key, status: 200, headers: sdpHeaders, body: ByteBuffer(string: offer.text))
     }
 
-    private func release(_ call: Call) {
+    // MARK: - Ending
+
+    private func finishDialog(_ call: Call, reason: String) {
+        releasePorts(call)
+        guard var session = recordings[call.recordingID] else { return }
+        let complete = session.endDialog(callID: call.callID, reason: reason, at: Date())
+        if complete {
+            recordings[call.recordingID] = nil
+            if let key = session.record.builtInBridge?.pairingKey, openBridges[key] == call.recordingID { openBridges[key] = nil }
+            logger.info("recording session ended", metadata: [
+                "recording": "\(call.recordingID)", "reason": "\(reason)", "source": "\(session.record.source.rawValue)",
+            ])
+        } else {
+            recordings[call.recordingID] = session
+        }
+        writer.write(session.record)
+    }
+
+    private func saveRecord(_ recordingID: String) {
+        if let record = recordings[recordingID]?.record { writer.write(record) }
+    }
+
+    private func releasePorts(_ call: Call) {
         for port in call.ports.compactMap({ $0 }) { portPool.release(port) }
     }
 
@@ -224,53 +371,17 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         return incoming.request.uri.hostWithoutBrackets
     }
 
-    enum BodyContent {
-        case none
-        case sdp(SessionDescription)
-        case unreadable(status: Int, warning: String)
-    }
-
-    /// Finds the SDP in a request: a plain application/sdp body or the SDP part of a
-    /// multipart/mixed body (SIPREC). Other parts are left for the metadata layer.
-    static func extractSDP(_ request: SIPRequest) -> BodyContent {
-        guard let body = request.body, body.readableBytes > 0 else { return .none }
-        let contentType = request.contentType ?? "application/sdp"
-        let essence = MediaType.essence(contentType)
-        var sdpBytes: ByteBuffer?
-        if essence == "application/sdp" {
-            sdpBytes = body
-        } else if essence.hasPrefix("multipart/") {
-            guard let parts = try? MultipartBody.split(body, contentType: contentType) else {
-                return .unreadable(status: 400, warning: "multipart body could not be split")
-            }
-            sdpBytes = parts.first { $0.mediaType == "application/sdp" }?.body
-            if sdpBytes == nil {
-                // Metadata without SDP: nothing to record yet; answer with our offer.
-                return parts.contains { $0.mediaType == "application/rs-metadata+xml" } ? .none
-                    : .unreadable(status: 415, warning: "no application/sdp part")
-            }
-        } else if essence == "application/rs-metadata+xml" {
-            return .none
-        } else {
-            return .unreadable(status: 415, warning: "unsupported body type")
-        }
-        guard let bytes = sdpBytes, let sdp = try? SessionDescription(parsing: String(buffer: bytes)) else {
-            return .unreadable(status: 488, warning: "SDP could not be parsed")
-        }
-        return .sdp(sdp)
-    }
-
     /// RFC 7866 §6.1.1: `Require: siprec` and/or `+sip.src` on the Contact; older SRCs put a
-    /// bare `src` feature tag on the Contact, or only send an rs-metadata part.
-    static func isSIPREC(_ request: SIPRequest) -> Bool {
+    /// bare `src` feature tag on the Contact (or inside its URI), or only send an rs-metadata part.
+    /// `hasMetadataPart` is what the caller already knows of the body; nil parses it here.
+    static func isSIPREC(_ request: SIPRequest, hasMetadataPart: Bool? = nil) -> Bool {
         if request.optionTags(.require).contains("siprec") { return true }
-        for contact in request.contacts where contact.parameters.has("+sip.src") || contact.parameters.has("src") {
+        for contact in request.contacts
+        where contact.parameters.has("+sip.src") || contact.parameters.has("src") || contact.uri.parameters.has("+sip.src") {
             return true
         }
-        if let type = request.contentType, MediaType.essence(type).hasPrefix("multipart/"), let body = request.body,
-           let parts = try? MultipartBody.split(body, contentType: type) {
-            return parts.contains { $0.mediaType == "application/rs-metadata+xml" }
-        }
+        if let hasMetadataPart { return hasMetadataPart }
+        if case .success(let body) = SessionBody.parse(request) { return body.metadata != nil }
         return false
     }
 }

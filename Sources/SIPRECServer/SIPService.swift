@@ -47,9 +47,10 @@ public final class SIPService: Service, @unchecked Sendable {
         logger.info("SIP listeners closing")
         for channel in channels { try? await channel.close() }
         try? await core.eventLoop.submit { [core, controller] in
-            controller.cancelPendingAnswers()
+            controller.shutdown()
             core.closeAllConnections()
             core.cancelAllTimers()
         }.get()
+        await controller.flushRecords()
     }
 }

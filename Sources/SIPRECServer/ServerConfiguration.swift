@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import SIPCore
+import SIPRECMetadata
 import SIPStack
 import Yams
 
@@ -32,6 +33,15 @@ public struct ServerConfiguration: Sendable {
     public var minSessionExpires = 90
     public var tls: SIPTLSConfiguration?
     public var logLevel: Logger.Level = .info
+    /// Networks whose Cisco Unified CM Built-in-Bridge INVITEs are recorded (the CUCM trunks).
+    public var builtInBridgeSources: TrustedNetworks = .everyone
+    /// Networks whose plain INVITEs (no SIPREC, no Built-in-Bridge) are recorded.
+    public var plainCallSources: TrustedNetworks = .everyone
+    /// Size, depth and element limits for RFC 7865 metadata documents.
+    public var metadataLimits = MetadataLimits()
+    /// Communication-session, group and Built-in-Bridge keys remembered to link later
+    /// recordings of the same interaction as its next segments.
+    public var interactionIndexSize = 100_000
 
     public init() {}
 
@@ -97,12 +107,28 @@ public struct ServerConfiguration: Sendable {
             enum CodingKeys: String, CodingKey { case rtpPorts = "rtp-ports" }
         }
         struct Log: Decodable { var level: String? }
+        struct Sessions: Decodable {
+            struct Metadata: Decodable {
+                var maxBytes: Int?
+                var maxDepth: Int?
+                var maxElements: Int?
+                enum CodingKeys: String, CodingKey { case maxBytes = "max-bytes", maxDepth = "max-depth", maxElements = "max-elements" }
+            }
+            var bibSources: [String]?
+            var plainSources: [String]?
+            var metadata: Metadata?
+            var interactionIndexSize: Int?
+            enum CodingKeys: String, CodingKey {
+                case bibSources = "bib-sources", plainSources = "plain-sources", metadata, interactionIndexSize = "interaction-index-size"
+            }
+        }
         var sip: SIP?
+        var sessions: Sessions?
         var http: HTTP?
         var dataDir: String?
         var media: Media?
         var log: Log?
-        enum CodingKeys: String, CodingKey { case sip, http, dataDir = "data-dir", media, log }
+        enum CodingKeys: String, CodingKey { case sip, sessions, http, dataDir = "data-dir", media, log }
     }
 
     /// Applies a YAML document on top of the current values.
@@ -116,12 +142,7 @@ public struct ServerConfiguration: Sendable {
         if let sip = file.sip {
             if let listen = sip.listen { try setSIPListen(listen) }
             if let host = sip.advertisedHost { advertisedHost = host }
-            if let networks = sip.trustedNetworks {
-                guard let parsed = TrustedNetworks(parsing: networks) else {
-                    throw Error(key: "sip.trusted-networks", problem: "every entry must be an address or CIDR network")
-                }
-                trustedNetworks = parsed
-            }
+            if let networks = sip.trustedNetworks { trustedNetworks = try Self.networks(networks, key: "sip.trusted-networks") }
             if let t = sip.timers {
                 if let v = t.t1Ms { timers.t1 = try Self.milliseconds(v, key: "sip.timers.t1-ms", minimum: 1) }
                 if let v = t.t2Ms { timers.t2 = try Self.milliseconds(v, key: "sip.timers.t2-ms", minimum: 1) }
@@ -149,6 +170,16 @@ public struct ServerConfiguration: Sendable {
                 }
                 self.tls = tls
             }
+        }
+        if let sessions = file.sessions {
+            if let networks = sessions.bibSources { builtInBridgeSources = try Self.networks(networks, key: "sessions.bib-sources") }
+            if let networks = sessions.plainSources { plainCallSources = try Self.networks(networks, key: "sessions.plain-sources") }
+            if let m = sessions.metadata {
+                if let v = m.maxBytes { metadataLimits.maxBytes = try Self.positive(v, key: "sessions.metadata.max-bytes", minimum: 1024) }
+                if let v = m.maxDepth { metadataLimits.maxDepth = try Self.positive(v, key: "sessions.metadata.max-depth", minimum: 4) }
+                if let v = m.maxElements { metadataLimits.maxElements = try Self.positive(v, key: "sessions.metadata.max-elements", minimum: 16) }
+            }
+            if let v = sessions.interactionIndexSize { interactionIndexSize = try Self.positive(v, key: "sessions.interaction-index-size", minimum: 1) }
         }
         if let listen = file.http?.listen { httpListen = listen }
         if let dir = file.dataDir { dataDirectory = dir }
@@ -201,6 +232,13 @@ public struct ServerConfiguration: Sendable {
     static func milliseconds(_ value: Int, key: String, minimum: Int) throws -> Duration {
         guard value >= minimum, value <= 3_600_000 else { throw Error(key: key, problem: "must be between \(minimum) and 3600000") }
         return .milliseconds(value)
+    }
+
+    static func networks(_ values: [String], key: String) throws -> TrustedNetworks {
+        guard let parsed = TrustedNetworks(parsing: values) else {
+            throw Error(key: key, problem: "every entry must be an address or CIDR network")
+        }
+        return parsed
     }
 
     static func positive(_ value: Int, key: String, minimum: Int) throws -> Int {

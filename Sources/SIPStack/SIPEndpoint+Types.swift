@@ -106,7 +106,8 @@ public enum SIPEndpointEvent: Sendable {
     case ack(SIPDialogID, SIPRequest)
     /// CANCEL matched a pending INVITE; 200 and 487 have been sent.
     case cancelled(ServerTransactionKey)
-    case dialogEnded(SIPDialogID, SIPDialogEndReason)
+    /// The dialog is over; `bye` is the SRC's BYE (with its body: CUBE sends final metadata in it).
+    case dialogEnded(SIPDialogID, SIPDialogEndReason, bye: SIPRequest?)
     case clientResult(branch: String, dialogID: SIPDialogID?, SIPClientResult)
     case rejected(SIPRejectReason)
 }

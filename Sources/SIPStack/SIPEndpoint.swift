@@ -222,7 +222,7 @@ public struct SIPEndpoint: Sendable {
             dialog.remoteCSeq = request.cseq?.number ?? dialog.remoteCSeq
             dialog.peer = responsePeer
             dialogs[id] = dialog
-            if request.method == .bye { return receiveBYE(key: key, entry: entry, dialogID: id) }
+            if request.method == .bye { return receiveBYE(request, key: key, entry: entry, dialogID: id) }
         } else if request.method == .bye {
             return reject(481, key: key, entry: entry, reason: .noSuchDialog)
         }
@@ -236,7 +236,7 @@ public struct SIPEndpoint: Sendable {
         return [.event(.request(SIPIncomingRequest(key: key, request: request, peer: peer, dialogID: dialogID, localTag: entry.localTag)))]
     }
 
-    private mutating func receiveBYE(key: ServerTransactionKey, entry: NonInviteEntry, dialogID: SIPDialogID) -> [SIPEndpointAction] {
+    private mutating func receiveBYE(_ bye: SIPRequest, key: ServerTransactionKey, entry: NonInviteEntry, dialogID: SIPDialogID) -> [SIPEndpointAction] {
         guard var dialog = dialogs[dialogID] else { return [] }
         var actions: [SIPEndpointAction] = []
         // RFC 3261 §15.1.2: INVITEs still pending on the dialog get 487.
@@ -249,7 +249,7 @@ public struct SIPEndpoint: Sendable {
         removeDialog(dialogID)
         var entry = entry
         actions += commit(entry.transaction.send(makeResponse(200, for: entry.request, localTag: entry.localTag)), key: key, entry: entry)
-        actions.append(.event(.dialogEnded(dialogID, .remoteBye)))
+        actions.append(.event(.dialogEnded(dialogID, .remoteBye, bye: bye)))
         return actions
     }
 
@@ -399,7 +399,7 @@ public struct SIPEndpoint: Sendable {
                                                                          timers: configuration.timers),
                                  dialogID: dialogID, peer: dialog.peer)
         actions += commit(client.transaction.start(), branch: branch, entry: client)
-        actions.append(.event(.dialogEnded(dialogID, reason)))
+        actions.append(.event(.dialogEnded(dialogID, reason, bye: nil)))
         return actions
     }
 

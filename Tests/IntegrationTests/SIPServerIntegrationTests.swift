@@ -46,9 +46,31 @@ struct SIPServerIntegrationTests {
         try runSipp("invite-retransmit-lost-200.xml", transport: "u1", calls: 3, rate: 10)
     }
 
-    @Test("sipp: a SIPREC INVITE with a two-stream multipart offer is answered with two m-lines")
+    @Test("sipp: a SIPREC INVITE with a two-stream multipart offer is answered with two m-lines and leaves a completed record")
     func siprecCall() throws {
-        try runSipp("siprec-call.xml", transport: "u1", calls: 2, rate: 10)
+        let server = try ServerProcess()
+        let result = try Sipp.run("siprec-call.xml", port: server.port("udp"), transport: "u1", calls: 2, rate: 10)
+        #expect(result.status == 0, "sipp exited \(result.status)\n\(result.errors)\n\(result.output)\nserver log:\n\(server.log)")
+        let records = try server.stopAndReadRecords()
+        #expect(records.count == 2)
+        for record in records {
+            #expect(record["state"] as? String == "completed")
+            #expect(record["source"] as? String == "siprec")
+            #expect(record["sessionIDs"] as? [String] == ["02TjuTOqTxqrJJwQ5Nf7mw=="])
+            let participants = record["participants"] as? [[String: Any]] ?? []
+            #expect(participants.map { $0["aor"] as? String } == ["sip:+12025550101@example.com", "sip:+12025550102@example.com"])
+            #expect(participants.map { $0["sends"] as? [String] } == [["1"], ["2"]])
+            let streams = record["streams"] as? [[String: Any]] ?? []
+            #expect(streams.map { $0["label"] as? String } == ["1", "2"])
+            #expect(streams.allSatisfy { ($0["localPort"] as? Int ?? 0) > 0 })
+            let dialogs = record["dialogs"] as? [[String: Any]] ?? []
+            #expect(dialogs.map { $0["endReason"] as? String } == ["remoteBye"])
+        }
+        // Both calls carry the same communication-session id: the second is the next segment.
+        let ordered = records.sorted { ($0["segment"] as? Int ?? 0) < ($1["segment"] as? Int ?? 0) }
+        #expect(ordered.map { $0["segment"] as? Int } == [1, 2])
+        #expect(ordered.last?["previousRecordingID"] as? String == ordered.first?["recordingID"] as? String)
+        #expect(ordered.last?["interactionID"] as? String == ordered.first?["interactionID"] as? String)
     }
 
     // MARK: - Bad input

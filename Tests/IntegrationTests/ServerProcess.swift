@@ -90,6 +90,25 @@ final class ServerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
+    /// SIGTERM and wait (the server finishes every record it has queued), then returns the
+    /// records it wrote under `<data-dir>/recordings`, decoded as JSON objects. The data
+    /// folder is removed after reading.
+    func stopAndReadRecords() throws -> [[String: Any]] {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let root = directory.appendingPathComponent("var/recordings")
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
+        var records: [[String: Any]] = []
+        for case let url as URL in walker where url.pathExtension == "json" {
+            let data = try Data(contentsOf: url)
+            if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] { records.append(object) }
+        }
+        return records
+    }
+
     enum ServerError: Error { case didNotStart(String) }
 }
 

@@ -28,6 +28,19 @@ struct ServerConfigurationTests {
         #expect(fromFile.minSessionExpires == defaults.minSessionExpires)
         #expect(fromFile.tls == nil)
         #expect(fromFile.logLevel == defaults.logLevel)
+        #expect(fromFile.builtInBridgeSources == defaults.builtInBridgeSources)
+        #expect(fromFile.plainCallSources == defaults.plainCallSources)
+        #expect(fromFile.metadataLimits.maxBytes == defaults.metadataLimits.maxBytes)
+        #expect(fromFile.metadataLimits.maxDepth == defaults.metadataLimits.maxDepth)
+        #expect(fromFile.metadataLimits.maxElements == defaults.metadataLimits.maxElements)
+        #expect(fromFile.interactionIndexSize == defaults.interactionIndexSize)
+        // Every section of the file was read (a key the decoder does not know is ignored, so
+        // check that a changed value in each new section takes effect).
+        var changed = ServerConfiguration()
+        try changed.apply(yaml: "sessions:\n  bib-sources: [192.0.2.25/32]\n  metadata: {max-bytes: 4096}\n  interaction-index-size: 10\n")
+        #expect(changed.builtInBridgeSources != defaults.builtInBridgeSources)
+        #expect(changed.metadataLimits.maxBytes == 4096)
+        #expect(changed.interactionIndexSize == 10)
     }
 
     @Test("values from YAML override defaults")
@@ -61,6 +74,8 @@ struct ServerConfigurationTests {
         ("log:\n  level: loud\n", "log.level"),
         ("sip:\n  tls: {certificate: /x.pem}\n", "sip.tls.private-key"),
         ("sip: [", "(file)"),
+        ("sessions:\n  bib-sources: [cucm]\n", "sessions.bib-sources"),
+        ("sessions:\n  metadata: {max-depth: 1}\n", "sessions.metadata.max-depth"),
     ])
     func badValues(yaml: String, key: String) {
         var configuration = ServerConfiguration()

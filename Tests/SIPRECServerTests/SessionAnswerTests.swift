@@ -65,24 +65,33 @@ struct SessionAnswerTests {
         return SIPRequest(method: .invite, uri: SIPURI(host: "192.0.2.20"), headers: headers, body: body.map { ByteBuffer(string: $0) })
     }
 
-    @Test("the SDP is found in a plain body and in a multipart body; other bodies are refused with the right status")
-    func extractSDP() {
-        guard case .sdp = RecordingSessionController.extractSDP(request(contentType: "application/sdp", body: offer)) else {
-            Issue.record("plain SDP not found"); return
-        }
+    @Test("the SDP and metadata are found in plain and multipart bodies; other bodies are refused with the right status")
+    func sessionBody() throws {
+        let plain = try SessionBody.parse(request(contentType: "application/sdp", body: offer)).get()
+        #expect(plain.sdp?.media.count == 4)
+        #expect(plain.metadata == nil)
         let multipart = "--b\r\nContent-Type: application/rs-metadata+xml\r\n\r\n<recording/>\r\n--b\r\nContent-Type: application/sdp\r\n\r\n\(offer)\r\n--b--\r\n"
-        guard case .sdp(let sdp) = RecordingSessionController.extractSDP(request(contentType: "multipart/mixed;boundary=b", body: multipart)) else {
-            Issue.record("multipart SDP not found"); return
+        let both = try SessionBody.parse(request(contentType: "multipart/mixed;boundary=b", body: multipart)).get()
+        #expect(both.sdp?.media.count == 4)
+        #expect(both.metadata.map { String(buffer: $0) } == "<recording/>")
+        // RFC 7866: a metadata-only update may carry the metadata as the whole body.
+        let metadataOnly = try SessionBody.parse(request(contentType: "application/rs-metadata+xml", body: "<recording/>")).get()
+        #expect(metadataOnly.sdp == nil)
+        #expect(metadataOnly.metadata.map { String(buffer: $0) } == "<recording/>")
+        let empty = try SessionBody.parse(request(contentType: nil, body: nil)).get()
+        #expect(empty.sdp == nil && empty.metadata == nil)
+        #expect(throws: SessionBody.Rejection(status: 415, warning: "unsupported body type")) {
+            try SessionBody.parse(request(contentType: "text/html", body: "<p>")).get()
         }
-        #expect(sdp.media.count == 4)
-        guard case .none = RecordingSessionController.extractSDP(request(contentType: nil, body: nil)) else {
-            Issue.record("no body should be a delayed offer"); return
+        #expect(throws: SessionBody.Rejection(status: 488, warning: "SDP could not be parsed")) {
+            try SessionBody.parse(request(contentType: "application/sdp", body: "garbage")).get()
         }
-        guard case .unreadable(415, _) = RecordingSessionController.extractSDP(request(contentType: "text/html", body: "<p>")) else {
-            Issue.record("html should be 415"); return
+        let noUsefulPart = "--b\r\nContent-Type: text/plain\r\n\r\nhello\r\n--b--\r\n"
+        #expect(throws: SessionBody.Rejection(status: 415, warning: "no application/sdp or rs-metadata part")) {
+            try SessionBody.parse(request(contentType: "multipart/mixed;boundary=b", body: noUsefulPart)).get()
         }
-        guard case .unreadable(488, _) = RecordingSessionController.extractSDP(request(contentType: "application/sdp", body: "garbage")) else {
-            Issue.record("broken SDP should be 488"); return
+        #expect(throws: SessionBody.Rejection(status: 400, warning: "multipart body could not be split")) {
+            try SessionBody.parse(request(contentType: "multipart/mixed", body: noUsefulPart)).get()
         }
     }
 

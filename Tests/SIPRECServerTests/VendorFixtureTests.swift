@@ -72,13 +72,13 @@ struct VendorFixtureTests {
             #expect(parts.map(\.mediaType) == order.map { $0.lowercased() }, "\(vendor)")
         }
         let streams = (expected["streams"] as? [[String: Any]]) ?? []
-        switch RecordingSessionController.extractSDP(request) {
-        case .none:
+        switch SessionBody.parse(request).map(\.sdp) {
+        case .success(.none):
             // Delayed offer (CUCM): the streams are in the ACK.
             #expect(vendor == "cucm-bib")
-        case .unreadable(let status, let warning):
-            Issue.record("\(vendor): SDP unreadable (\(status) \(warning))")
-        case .sdp(let offer):
+        case .failure(let rejection):
+            Issue.record("\(vendor): SDP unreadable (\(rejection.status) \(rejection.warning))")
+        case .success(.some(let offer)):
             #expect(offer.media.count == streams.count, "\(vendor)")
             let answer = SDPAnswerer(address: "192.0.2.20").answer(to: offer, ports: offer.media.map { SDPAnswerer.isRecordable($0) ? 30000 : nil })
             #expect(answer.media.count == offer.media.count)

@@ -61,7 +61,7 @@ extension Array where Element == SIPEndpointAction {
         compactMap { if case .send(_, let peer) = $0 { return peer } else { return nil } }
     }
     var endedDialogs: [SIPDialogEndReason] {
-        compactMap { if case .event(.dialogEnded(_, let reason)) = $0 { return reason } else { return nil } }
+        compactMap { if case .event(.dialogEnded(_, let reason, _)) = $0 { return reason } else { return nil } }
     }
 }
 

@@ -1,0 +1,107 @@
+import Foundation
+import SIPRECMetadata
+
+/// Everything siprecd learned about one recording: who was on the call, which stream each
+/// party sent, the ids the SRC gave it, every metadata version with the time it arrived, and
+/// how it ended. Written as JSON beside the recording (`RecordWriter`); the catalog stores
+/// the same structure later.
+public struct RecordingRecord: Codable, Sendable, Equatable {
+    public enum Source: String, Codable, Sendable {
+        /// RFC 7866 recording session with RFC 7865 metadata (or an older SIPREC dialect).
+        case siprec
+        /// Cisco Unified CM Built-in-Bridge: two plain INVITEs, near end and far end.
+        case builtInBridge = "cucm-bib"
+        /// Cisco CUBE network-based recording: X-Cisco-Recording-Participant headers.
+        case ciscoNetworkBased = "cube-nbr"
+        /// Any other INVITE from a trusted source.
+        case plain
+    }
+
+    public enum State: String, Codable, Sendable {
+        case active, completed
+    }
+
+    /// One SIP dialog that feeds the recording (two for Built-in-Bridge).
+    public struct Dialog: Codable, Sendable, Equatable {
+        public var callID: String
+        /// `nearend` / `farend` for Built-in-Bridge legs.
+        public var leg: String?
+        public var source: String
+        public var transport: String
+        public var startedAt: Date
+        public var endedAt: Date?
+        public var endReason: String?
+    }
+
+    /// One offered m-line.
+    public struct Stream: Codable, Sendable, Equatable {
+        /// What participants' `sends`/`receives` refer to: the `a=label`, else `leg:index`.
+        public var id: String
+        public var leg: String?
+        public var mline: Int
+        public var label: String?
+        public var media: String
+        public var codec: String?
+        public var srtp: Bool
+        /// Our receiving port; nil when the stream was refused (port 0 in the answer).
+        public var localPort: Int?
+        /// Where the SRC sends from, as its SDP says (`c=` address and m-line port).
+        public var remote: String?
+        /// `active`, or `paused` while the SRC holds it (`a=inactive`, `c=0.0.0.0`, port 0).
+        public var state: String
+    }
+
+    public struct Participant: Codable, Sendable, Equatable {
+        public var id: String?
+        public var aor: String?
+        public var name: String?
+        /// `nearend` / `farend` (Built-in-Bridge), `caller` / `callee` (plain INVITE).
+        public var role: String?
+        public var device: String?
+        public var sends: [String]
+        public var receives: [String]
+        public var associated: Bool
+        public var associateTime: String?
+        public var disassociateTime: String?
+    }
+
+    public struct MetadataVersion: Codable, Sendable, Equatable {
+        public var receivedAt: Date
+        public var method: String
+        public var dataMode: String?
+        public var dialect: String?
+        /// Set when the document could not be parsed; the recording goes on regardless.
+        public var error: String?
+        public var xml: String
+    }
+
+    /// A change during the call: a re-INVITE or UPDATE, hold, resume, a stream added.
+    public struct Change: Codable, Sendable, Equatable {
+        public var at: Date
+        public var method: String
+        public var what: [String]
+    }
+
+    public var recordingID: String
+    /// Recordings of one conversation share it (SRC failover, transfer, a late BIB leg).
+    public var interactionID: String
+    public var segment: Int
+    public var previousRecordingID: String?
+    public var source: Source
+    public var state: State
+    public var startedAt: Date
+    public var endedAt: Date?
+    public var durationSeconds: Double?
+    public var dialogs: [Dialog]
+    /// RFC 7865 communication-session ids and group id.
+    public var sessionIDs: [String]
+    public var groupID: String?
+    public var vendorIDs: VendorIdentifiers
+    public var builtInBridge: BuiltInBridgeLeg?
+    public var participants: [Participant]
+    public var streams: [Stream]
+    public var metadataVersions: [MetadataVersion]
+    public var changes: [Change]
+    /// Things an operator should know (metadata that did not parse, a leg that never came).
+    public var problems: [String]
+}

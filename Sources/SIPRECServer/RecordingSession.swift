@@ -1,0 +1,248 @@
+import Foundation
+import NIOCore
+import SDP
+import SIPCore
+import SIPRECMetadata
+import SIPStack
+
+/// One recording, as a value: the requests of its dialogs and their parsed bodies go in, the
+/// record (participants, streams, ids, metadata history) comes out. No sockets, clocks or
+/// files: the controller passes the time and writes the record.
+struct RecordingSession {
+    private(set) var record: RecordingRecord
+    /// The metadata as it stands after every complete and partial update (RFC 7865 §6).
+    private(set) var metadata: RecordingMetadata?
+    /// Header name/value pairs of the first INVITE, where vendor ids are found.
+    private let initialHeaders: [(name: String, value: String)]
+    private let metadataLimits: MetadataLimits
+    /// Display name on the near-end leg's From, the only place CUCM names the agent.
+    private var nearEndName: String?
+    /// Participants named by X-Cisco-Recording-Participant, by m-line index.
+    private var ciscoParticipants: [CiscoRecordingParticipant] = []
+    /// Parties a later re-INVITE no longer named (CUBE network-based recording after a transfer).
+    private var departedParticipants: [RecordingRecord.Participant] = []
+
+    init(recordingID: String, interactionID: String, source: RecordingRecord.Source, request: SIPRequest,
+         peer: SIPPeer, leg: BuiltInBridgeLeg?, at now: Date, metadataLimits: MetadataLimits) {
+        self.metadataLimits = metadataLimits
+        initialHeaders = request.headers.map { (name: $0.rawName, value: $0.value) }
+        record = RecordingRecord(
+            recordingID: recordingID, interactionID: interactionID, segment: 1, previousRecordingID: nil,
+            source: source, state: .active, startedAt: now, endedAt: nil, durationSeconds: nil,
+            dialogs: [], sessionIDs: [], groupID: nil,
+            vendorIDs: VendorIdentifiers.extract(headers: initialHeaders, metadata: nil),
+            builtInBridge: leg, participants: [], streams: [], metadataVersions: [], changes: [], problems: [])
+        addDialog(request, peer: peer, leg: leg, at: now)
+        switch source {
+        case .plain:
+            record.participants = Self.plainParticipants(request)
+        case .ciscoNetworkBased:
+            ciscoParticipants = request.headers.filter { $0.rawName.lowercased() == "x-cisco-recording-participant" }
+                .compactMap { CiscoRecordingParticipant(headerValue: $0.value) }
+            refreshParticipants()
+        case .builtInBridge, .siprec:
+            refreshParticipants()
+        }
+    }
+
+    // MARK: - Events
+
+    /// A further dialog joins the recording (the other Built-in-Bridge leg).
+    mutating func addDialog(_ request: SIPRequest, peer: SIPPeer, leg: BuiltInBridgeLeg?, at now: Date) {
+        record.dialogs.append(RecordingRecord.Dialog(
+            callID: request.callID ?? "", leg: leg?.side.rawValue, source: peer.remoteAddress.ipAddress.map { "\($0):\(peer.remoteAddress.port ?? 0)" } ?? "",
+            transport: peer.transport.rawValue.lowercased(), startedAt: now, endedAt: nil, endReason: nil))
+        if let leg, leg.side == .nearEnd, let from = request.from {
+            nearEndName = Self.trimmedName(from.displayName)
+        }
+        if record.builtInBridge == nil { record.builtInBridge = leg }
+        refreshParticipants()
+    }
+
+    var hasOpenDialogs: Bool { record.dialogs.contains { $0.endedAt == nil } }
+
+    func hasLeg(_ side: BuiltInBridgeLeg.Side) -> Bool {
+        record.dialogs.contains { $0.leg == side.rawValue && $0.endedAt == nil }
+    }
+
+    /// The SRC's SDP (an offer, or the answer in the ACK after our delayed offer) with the
+    /// ports we answered each m-line with (nil: refused).
+    mutating func applySDP(_ sdp: SessionDescription, ports: [Int?], leg: String?, method: String, at now: Date) {
+        var what: [String] = []
+        // The first SDP of a dialog describes it; later ones change it.
+        let isChange = record.streams.contains { $0.leg == leg }
+        for (index, media) in sdp.media.enumerated() {
+            let id = Self.streamID(label: media.label, leg: leg, index: index)
+            let localPort = index < ports.count ? ports[index] : nil
+            let connection = media.connectionAddress ?? sdp.connectionAddress
+            let paused = media.direction == .inactive || media.direction == .recvonly || media.port == 0
+                || connection == "0.0.0.0" || connection == "::"
+            let stream = RecordingRecord.Stream(
+                id: id, leg: leg, mline: index, label: media.label, media: media.type.lowercased(),
+                codec: SDPAnswerer.chooseCodec(media).flatMap { SDPAnswerer.encodingName($0, in: media) }
+                    ?? media.formats.first.flatMap { SDPAnswerer.encodingName($0, in: media) },
+                srtp: media.proto.uppercased().contains("SAVP"), localPort: localPort,
+                remote: connection.map { "\($0):\(media.port)" }, state: paused ? "paused" : "active")
+            if let existing = record.streams.firstIndex(where: { $0.leg == leg && $0.mline == index }) {
+                let before = record.streams[existing]
+                if before.state != stream.state { what.append("\(stream.state == "paused" ? "hold" : "resume") \(id)") }
+                if before.codec != stream.codec { what.append("codec \(id)") }
+                if before.remote != stream.remote, before.state == stream.state { what.append("media address \(id)") }
+                record.streams[existing] = stream
+            } else {
+                if isChange { what.append("stream added \(id)") }
+                record.streams.append(stream)
+            }
+        }
+        if isChange { noteChange(method: method, what: what.isEmpty ? ["sdp"] : what, at: now) }
+        refreshParticipants()
+    }
+
+    /// A metadata document from an INVITE, re-INVITE, UPDATE or BYE. A document that does not
+    /// parse is kept raw and flagged; it never costs the recording.
+    mutating func applyMetadata(_ bytes: ByteBuffer, method: String, at now: Date) {
+        let raw = String(decoding: bytes.readableBytesView, as: UTF8.self)
+        var version = RecordingRecord.MetadataVersion(receivedAt: now, method: method, dataMode: nil, dialect: nil, error: nil, xml: raw)
+        do {
+            let parsed = try RecordingMetadata.parse(bytes.readableBytesView, limits: metadataLimits)
+            version.dataMode = parsed.dataMode.rawValue
+            version.dialect = parsed.dialect.rawValue
+            if var current = metadata {
+                current.apply(parsed)
+                metadata = current
+            } else {
+                metadata = parsed
+            }
+        } catch {
+            version.error = error.description
+            record.problems.append("metadata version \(record.metadataVersions.count + 1) (\(method)) not parsed: \(error.description)")
+        }
+        record.metadataVersions.append(version)
+        if let metadata {
+            record.sessionIDs = metadata.sessionIDs
+            record.groupID = metadata.groupID
+            record.vendorIDs = VendorIdentifiers.extract(headers: initialHeaders, metadata: metadata)
+        }
+        if method != "INVITE" || record.metadataVersions.count > 1 { noteChange(method: method, what: ["metadata"], at: now) }
+        refreshParticipants()
+    }
+
+    /// CUBE network-based recording names the parties again in a re-INVITE after a transfer.
+    mutating func applyCiscoParticipants(_ request: SIPRequest) {
+        let named = request.headers.filter { $0.rawName.lowercased() == "x-cisco-recording-participant" }
+            .compactMap { CiscoRecordingParticipant(headerValue: $0.value) }
+        guard !named.isEmpty, named != ciscoParticipants else { return }
+        // Parties no longer named stay in the record as disassociated.
+        for var participant in record.participants where participant.associated && !named.contains(where: { $0.aor == participant.aor }) {
+            participant.associated = false
+            participant.sends = []
+            participant.receives = []
+            departedParticipants.append(participant)
+        }
+        departedParticipants.removeAll { old in named.contains { $0.aor == old.aor } }
+        ciscoParticipants = named
+        refreshParticipants()
+    }
+
+    /// Returns true when this was the last open dialog: the recording is complete.
+    @discardableResult
+    mutating func endDialog(callID: String, reason: String, at now: Date) -> Bool {
+        if let index = record.dialogs.firstIndex(where: { $0.callID == callID && $0.endedAt == nil }) {
+            record.dialogs[index].endedAt = now
+            record.dialogs[index].endReason = reason
+        }
+        guard !hasOpenDialogs else { return false }
+        if record.source == .builtInBridge {
+            for side in [BuiltInBridgeLeg.Side.nearEnd, .farEnd] where !record.dialogs.contains(where: { $0.leg == side.rawValue }) {
+                record.problems.append("the \(side.rawValue) leg never arrived")
+            }
+        }
+        record.state = .completed
+        record.endedAt = now
+        record.durationSeconds = max(0, now.timeIntervalSince(record.startedAt))
+        return true
+    }
+
+    /// Links this recording to the one before it in the same interaction.
+    mutating func link(interactionID: String, previousRecordingID: String, segment: Int) {
+        record.interactionID = interactionID
+        record.previousRecordingID = previousRecordingID
+        record.segment = segment
+    }
+
+    // MARK: - Derived state
+
+    private mutating func noteChange(method: String, what: [String], at now: Date) {
+        if let last = record.changes.last, last.at == now, last.method == method {
+            record.changes[record.changes.count - 1].what += what
+        } else {
+            record.changes.append(RecordingRecord.Change(at: now, method: method, what: what))
+        }
+    }
+
+    private mutating func refreshParticipants() {
+        switch record.source {
+        case .siprec:
+            guard let metadata else { return }
+            record.participants = metadata.resolvedParticipants().map {
+                RecordingRecord.Participant(id: $0.id, aor: $0.aor, name: $0.name, role: nil, device: nil, sends: $0.sends,
+                                            receives: $0.receives, associated: $0.associated,
+                                            associateTime: $0.associateTime, disassociateTime: $0.disassociateTime)
+            }
+        case .builtInBridge:
+            guard let leg = record.builtInBridge else { return }
+            let near = record.streams.filter { $0.leg == BuiltInBridgeLeg.Side.nearEnd.rawValue }.map(\.id)
+            let far = record.streams.filter { $0.leg == BuiltInBridgeLeg.Side.farEnd.rawValue }.map(\.id)
+            record.participants = [
+                RecordingRecord.Participant(id: nil, aor: leg.nearEndAddr, name: nearEndName, role: "nearend", device: leg.nearEndDevice,
+                                            sends: near, receives: far, associated: true, associateTime: nil, disassociateTime: nil),
+                RecordingRecord.Participant(id: nil, aor: leg.farEndAddr, name: nil, role: "farend", device: leg.farEndDevice,
+                                            sends: far, receives: near, associated: true, associateTime: nil, disassociateTime: nil),
+            ]
+        case .ciscoNetworkBased:
+            record.participants = ciscoParticipants.map { named in
+                let sends = named.mediaIndices.compactMap { index in record.streams.first { $0.leg == nil && $0.mline == index }?.id }
+                let receives = record.streams.filter { $0.leg == nil && !named.mediaIndices.contains($0.mline) }.map(\.id)
+                return RecordingRecord.Participant(id: nil, aor: named.aor, name: nil, role: nil, device: nil, sends: sends,
+                                                   receives: receives, associated: true, associateTime: nil, disassociateTime: nil)
+            } + departedParticipants
+        case .plain:
+            return
+        }
+    }
+
+    static func streamID(label: String?, leg: String?, index: Int) -> String {
+        if let leg { return index == 0 ? leg : "\(leg):\(index)" }
+        return label ?? "m\(index)"
+    }
+
+    /// Caller from P-Asserted-Identity, Remote-Party-ID or From; callee from To.
+    static func plainParticipants(_ request: SIPRequest) -> [RecordingRecord.Participant] {
+        func header(_ name: String) -> SIPAddress? {
+            request.headers.first { $0.rawName.lowercased() == name }
+                .flatMap { SIPHeaders.splitList($0.value).first }
+                .flatMap { try? SIPAddress(parsing: $0) }
+        }
+        var result: [RecordingRecord.Participant] = []
+        if let caller = header("p-asserted-identity") ?? header("remote-party-id") ?? request.from {
+            result.append(participant(caller, role: "caller"))
+        }
+        if let callee = request.to { result.append(participant(callee, role: "callee")) }
+        return result
+    }
+
+    private static func participant(_ address: SIPAddress, role: String) -> RecordingRecord.Participant {
+        var uri = address.uri
+        uri.parameters = []
+        uri.headers = nil
+        uri.port = nil
+        return RecordingRecord.Participant(id: nil, aor: uri.description, name: trimmedName(address.displayName), role: role, device: nil,
+                                           sends: [], receives: [], associated: true, associateTime: nil, disassociateTime: nil)
+    }
+
+    static func trimmedName(_ name: String?) -> String? {
+        guard let trimmed = name?.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+              !trimmed.isEmpty else { return nil }
+        return trimmed
+    }
+}

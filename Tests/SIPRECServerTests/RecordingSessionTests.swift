@@ -1,0 +1,213 @@
+import Foundation
+import NIOCore
+import SDP
+import SIPCore
+import SIPRECMetadata
+import SIPStack
+import SIPTestSupport
+import Testing
+@testable import SIPRECServer
+
+/// Whole vendor flows through the pure per-recording logic: what the record says after each
+/// request of the fixtures in sip-fixtures/siprec/.
+@Suite("Recording session records")
+struct RecordingSessionTests {
+    static let peer = SIPPeer(transport: .tcp, remoteAddress: try! SocketAddress(ipAddress: "192.0.2.10", port: 5060))
+    static let start = Date(timeIntervalSince1970: 1_717_510_000)
+
+    static func body(_ request: SIPRequest) throws -> SessionBody {
+        try SessionBody.parse(request).get()
+    }
+
+    /// Starts a session from a vendor's INVITE the way the controller does.
+    static func begin(_ vendor: String, _ file: String = "invite.sip", source: RecordingRecord.Source = .siprec,
+                      leg: BuiltInBridgeLeg? = nil) throws -> (RecordingSession, [Int?]) {
+        let request = try VendorFixtureTests.request(vendor, file)
+        let parsed = try body(request)
+        var session = RecordingSession(recordingID: "r1", interactionID: "i1", source: source, request: request, peer: peer,
+                                       leg: leg, at: start, metadataLimits: MetadataLimits())
+        if let metadata = parsed.metadata { session.applyMetadata(metadata, method: "INVITE", at: start) }
+        var ports: [Int?] = []
+        if let sdp = parsed.sdp {
+            ports = sdp.media.enumerated().map { SDPAnswerer.isRecordable($0.element) ? 30000 + 2 * $0.offset : nil }
+            session.applySDP(sdp, ports: ports, leg: leg?.side.rawValue, method: "INVITE", at: start)
+        }
+        return (session, ports)
+    }
+
+    static func leg(_ request: SIPRequest) -> BuiltInBridgeLeg? {
+        request.from.flatMap { BuiltInBridgeLeg(uriParameters: $0.uri.parameters.map { (name: $0.name, value: $0.value) }) }
+    }
+
+    @Test("CUBE: participants by label from metadata, video refused, transfer re-INVITE, final metadata in the BYE")
+    func cubeTransfer() throws {
+        var (session, _) = try Self.begin("cube")
+        let expected = VendorFixtureTests.expected("cube")
+        #expect(session.record.sessionIDs == expected["sessionIDs"] as? [String])
+        #expect(session.record.vendorIDs.ciscoGuid == "2086225619-2395804143-2746336482-3656391207")
+        let participants = try #require(expected["participants"] as? [[String: Any]])
+        #expect(session.record.participants.map(\.aor) == participants.map { $0["aor"] as? String })
+        #expect(session.record.participants.map(\.sends) == participants.map { $0["sends"] as? [String] ?? [] })
+        #expect(session.record.streams.map(\.id) == ["1", "2", "3", "4"])
+        #expect(session.record.streams.map { $0.localPort != nil } == [true, true, false, false])
+        #expect(session.record.metadataVersions.count == 1 && session.record.metadataVersions[0].error == nil)
+        #expect(session.record.changes.isEmpty)
+
+        let later = Self.start.addingTimeInterval(60)
+        let reinvite = try VendorFixtureTests.request("cube", "reinvite-transfer.sip")
+        let update = try Self.body(reinvite)
+        session.applyMetadata(try #require(update.metadata), method: "INVITE", at: later)
+        session.applySDP(try #require(update.sdp), ports: [30000, 30002, nil, nil], leg: nil, method: "INVITE", at: later)
+        let afterTransfer = try #require((expected["followUps"] as? [[String: Any]])?.first?["participants"] as? [[String: Any]])
+        #expect(session.record.participants.map(\.aor) == afterTransfer.map { $0["aor"] as? String })
+        #expect(session.record.participants.map(\.associated) == afterTransfer.map { $0["associated"] as? Bool ?? true })
+        #expect(session.record.metadataVersions.count == 2)
+        #expect(session.record.changes.contains { $0.at == later && $0.what.contains("metadata") })
+
+        let end = Self.start.addingTimeInterval(300)
+        let bye = try VendorFixtureTests.request("cube", "bye.sip")
+        session.applyMetadata(try #require(try Self.body(bye).metadata), method: "BYE", at: end)
+        let disassociated = try #require((expected["followUps"] as? [[String: Any]])?.last?["disassociated"] as? [String])
+        #expect(!disassociated.isEmpty)
+        for id in disassociated {
+            #expect(session.record.participants.first { $0.id == id }?.associated == false, "\(id)")
+        }
+        let complete = session.endDialog(callID: reinvite.callID ?? "", reason: "remoteBye", at: end)
+        #expect(complete)
+        #expect(session.record.state == .completed)
+        #expect(session.record.durationSeconds == 300)
+        #expect(session.record.metadataVersions.map(\.method) == ["INVITE", "INVITE", "BYE"])
+    }
+
+    @Test("BroadWorks: pause and resume re-INVITEs mark the stream paused and active again")
+    func broadworksPauseResume() throws {
+        var (session, ports) = try Self.begin("broadworks")
+        #expect(session.record.streams.map(\.state) == ["active"])
+        #expect(session.record.participants.count >= 2)
+        let pause = try Self.body(try VendorFixtureTests.request("broadworks", "reinvite-pause.sip"))
+        session.applySDP(try #require(pause.sdp), ports: ports, leg: nil, method: "INVITE", at: Self.start.addingTimeInterval(10))
+        #expect(session.record.streams.map(\.state) == ["paused"])
+        let resume = try Self.body(try VendorFixtureTests.request("broadworks", "reinvite-resume.sip"))
+        session.applySDP(try #require(resume.sdp), ports: ports, leg: nil, method: "INVITE", at: Self.start.addingTimeInterval(20))
+        #expect(session.record.streams.map(\.state) == ["active"])
+        #expect(session.record.changes.map(\.what) == [["hold 1"], ["resume 1"]])
+    }
+
+    @Test("Avaya SBCE: a metadata-only UPDATE is a new metadata version; UCID normalised")
+    func avayaMetadataUpdate() throws {
+        var (session, _) = try Self.begin("avaya-sbce")
+        #expect(session.record.vendorIDs.ucid == "000C0012665E7A3B")
+        let update = try Self.body(try VendorFixtureTests.request("avaya-sbce", "update-metadata-only.sip"))
+        #expect(update.sdp == nil)
+        session.applyMetadata(try #require(update.metadata), method: "UPDATE", at: Self.start.addingTimeInterval(5))
+        #expect(session.record.metadataVersions.count == 2)
+        #expect(session.record.metadataVersions.allSatisfy { $0.error == nil })
+        #expect(session.record.changes.last?.method == "UPDATE")
+    }
+
+    @Test("CUCM Built-in-Bridge: two delayed-offer legs make one recording, near end and far end")
+    func builtInBridge() throws {
+        let near = try VendorFixtureTests.request("cucm-bib", "invite-nearend.sip")
+        let far = try VendorFixtureTests.request("cucm-bib", "invite-farend.sip")
+        let nearLeg = try #require(Self.leg(near))
+        let farLeg = try #require(Self.leg(far))
+        #expect(nearLeg.pairingKey == farLeg.pairingKey)
+        var (session, _) = try Self.begin("cucm-bib", "invite-nearend.sip", source: .builtInBridge, leg: nearLeg)
+        #expect(session.hasLeg(.nearEnd) && !session.hasLeg(.farEnd))
+        session.addDialog(far, peer: Self.peer, leg: farLeg, at: Self.start.addingTimeInterval(0.2))
+        #expect(session.hasLeg(.farEnd))
+        let ack = try Self.body(try VendorFixtureTests.request("cucm-bib", "ack-nearend.sip"))
+        session.applySDP(try #require(ack.sdp), ports: [30000], leg: "nearend", method: "ACK", at: Self.start.addingTimeInterval(0.3))
+        #expect(session.record.streams.map(\.id) == ["nearend"])
+        #expect(session.record.streams.first?.remote == "203.0.113.40:24680")
+        let participants = session.record.participants
+        #expect(participants.map(\.role) == ["nearend", "farend"])
+        #expect(participants.map(\.aor) == ["+12025550121", "+12025550192"])
+        #expect(participants.first?.name == "Sam Agent")
+        #expect(participants.first?.sends == ["nearend"])
+        #expect(participants.last?.receives == ["nearend"])
+        let nearOnlyEnded = session.endDialog(callID: near.callID ?? "", reason: "remoteBye", at: Self.start.addingTimeInterval(30))
+        #expect(!nearOnlyEnded)
+        #expect(session.record.state == .active)
+        let bothEnded = session.endDialog(callID: far.callID ?? "", reason: "remoteBye", at: Self.start.addingTimeInterval(31))
+        #expect(bothEnded)
+        #expect(session.record.state == .completed)
+        #expect(session.record.problems.isEmpty)
+    }
+
+    @Test("CUCM Built-in-Bridge: a leg that never came is noted on the recording")
+    func builtInBridgeOneLeg() throws {
+        let near = try VendorFixtureTests.request("cucm-bib", "invite-nearend.sip")
+        var (session, _) = try Self.begin("cucm-bib", "invite-nearend.sip", source: .builtInBridge, leg: Self.leg(near))
+        let complete = session.endDialog(callID: near.callID ?? "", reason: "remoteBye", at: Self.start.addingTimeInterval(30))
+        #expect(complete)
+        #expect(session.record.problems == ["the farend leg never arrived"])
+    }
+
+    @Test("CUBE network-based recording: parties from X-Cisco-Recording-Participant by m-line; a transfer names a new one")
+    func ciscoNetworkBased() throws {
+        var (session, ports) = try Self.begin("cube-nbr", source: .ciscoNetworkBased)
+        #expect(session.record.participants.map(\.aor) == ["sip:+12025550111@192.0.2.16", "sip:+12025550112@203.0.113.21"])
+        #expect(session.record.participants.map(\.sends) == [["m0"], ["m1"]])
+        #expect(session.record.participants.map(\.receives) == [["m1"], ["m0"]])
+        let reinvite = try VendorFixtureTests.request("cube-nbr", "reinvite-transfer.sip")
+        session.applyCiscoParticipants(reinvite)
+        session.applySDP(try #require(try Self.body(reinvite).sdp), ports: ports, leg: nil, method: "INVITE", at: Self.start.addingTimeInterval(40))
+        #expect(session.record.participants.filter(\.associated).map(\.aor) == ["sip:+12025550111@192.0.2.16", "sip:+12025550113@203.0.113.21"])
+        #expect(session.record.participants.filter { !$0.associated }.map(\.aor) == ["sip:+12025550112@203.0.113.21"])
+        #expect(session.record.changes.contains { $0.what.contains("media address m1") })
+    }
+
+    @Test("a plain INVITE: caller from P-Asserted-Identity (else From), callee from To")
+    func plainCall() throws {
+        var headers = SIPHeaders()
+        headers.add(.via, "SIP/2.0/UDP 192.0.2.30:5060;branch=z9hG4bKplain1")
+        headers.add(.from, "\"Front Desk\" <sip:+12025550141@192.0.2.30>;tag=a1")
+        headers.add(.to, "<sip:+12025550142@198.51.100.10>")
+        headers.add(.callID, "plain-1@192.0.2.30")
+        headers.add(.cseq, "1 INVITE")
+        var request = SIPRequest(method: .invite, uri: SIPURI(user: "+12025550142", host: "198.51.100.10"), headers: headers)
+        var session = RecordingSession(recordingID: "r", interactionID: "i", source: .plain, request: request, peer: Self.peer,
+                                       leg: nil, at: Self.start, metadataLimits: MetadataLimits())
+        #expect(session.record.participants.map(\.aor) == ["sip:+12025550141@192.0.2.30", "sip:+12025550142@198.51.100.10"])
+        #expect(session.record.participants.map(\.name) == ["Front Desk", nil])
+        #expect(session.record.participants.map(\.role) == ["caller", "callee"])
+        request.headers.add(SIPHeaderField(rawName: "P-Asserted-Identity", value: "\"Reception\" <sip:+12025550149@192.0.2.30>"))
+        session = RecordingSession(recordingID: "r", interactionID: "i", source: .plain, request: request, peer: Self.peer,
+                                   leg: nil, at: Self.start, metadataLimits: MetadataLimits())
+        #expect(session.record.participants.first?.aor == "sip:+12025550149@192.0.2.30")
+        #expect(session.record.participants.first?.name == "Reception")
+    }
+
+    @Test("malformed or hostile metadata is kept raw and flagged; the recording goes on")
+    func badMetadata() throws {
+        var (session, _) = try Self.begin("cube")
+        let participantsBefore = session.record.participants
+        for (index, xml) in ["<recording xmlns='urn:ietf:params:xml:ns:recording:1'><participant>", "not xml at all",
+                             "<?xml version='1.0'?><!DOCTYPE r [<!ENTITY a 'aaaa'>]><recording>&a;</recording>"].enumerated() {
+            session.applyMetadata(ByteBuffer(string: xml), method: "UPDATE", at: Self.start.addingTimeInterval(Double(index + 1)))
+        }
+        #expect(session.record.metadataVersions.count == 4)
+        #expect(session.record.metadataVersions.dropFirst().allSatisfy { $0.error != nil })
+        #expect(session.record.metadataVersions.last?.xml.contains("DOCTYPE") == true)
+        #expect(session.record.problems.count == 3)
+        // The last good metadata still stands.
+        #expect(session.record.participants == participantsBefore)
+        #expect(session.record.state == .active)
+    }
+
+    @Test("interaction index: a known session id, group id or bridge key finds the latest segment; the oldest are forgotten")
+    func interactionIndex() {
+        var index = InteractionIndex(capacity: 3)
+        index.note(InteractionIndex.keys(sessionIDs: ["cs1"], groupID: "g1", bibPairingKey: nil), .init(interactionID: "i1", recordingID: "r1", segment: 1))
+        #expect(index.find(["session:cs1"])?.recordingID == "r1")
+        #expect(index.find(["group:g1"])?.recordingID == "r1")
+        #expect(index.find(["session:other"]) == nil)
+        index.note(["session:cs1"], .init(interactionID: "i1", recordingID: "r2", segment: 2))
+        #expect(index.find(["session:cs1", "group:g1"])?.recordingID == "r2")
+        index.note(["session:x", "session:y"], .init(interactionID: "i9", recordingID: "r9", segment: 1))
+        #expect(index.count == 3)
+        #expect(index.find(["session:cs1"]) == nil)
+        #expect(index.find(["session:y"])?.recordingID == "r9")
+    }
+}
