@@ -3,7 +3,7 @@ SWIFT ?= swift
 ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build release run test fuzz fuzz-build bench bench-parse bench-sipp clean
+.PHONY: deps build release run test fuzz fuzz-build bench bench-parse bench-metadata bench-sipp bench-siprec clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -23,24 +23,32 @@ test: deps
 	$(SWIFT) build --product siprecd
 	SIPRECD_BINARY="$$($(SWIFT) build --show-bin-path)/siprecd" $(SWIFT) test --no-parallel
 
-# libFuzzer on the SIP parser and multipart splitter, in its own build folder.
+# libFuzzer on the SIP parser, multipart splitter, SDP and metadata parsers, in its own build folder.
 fuzz-build: deps
 	$(SWIFT) build --scratch-path .build-fuzz --product SIPFuzz --sanitize=fuzzer \
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 
 fuzz: fuzz-build
-	mkdir -p fuzz-artifacts && cp -n sip-fixtures/fuzz/sip/* fuzz-artifacts/ 2>/dev/null || true
-	SWIFT_BACKTRACE=enable=no ./.build-fuzz/debug/SIPFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-		-artifact_prefix=fuzz-artifacts/crash- fuzz-artifacts sip-fixtures/fuzz/sip
+	mkdir -p fuzz-artifacts && cp -n sip-fixtures/fuzz/sip/* sip-fixtures/fuzz/metadata/* fuzz-artifacts/ 2>/dev/null || true
+	SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/sip-fixtures/fuzz/lsan-suppressions.txt ./.build-fuzz/debug/SIPFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
+		-artifact_prefix=fuzz-artifacts/crash- fuzz-artifacts sip-fixtures/fuzz/sip sip-fixtures/fuzz/metadata
 
-bench: bench-parse bench-sipp
+bench: bench-parse bench-metadata bench-sipp bench-siprec
 
 bench-parse: deps
 	$(SWIFT) build -c release --product siprec-bench
 	./.build/release/siprec-bench parse sip-fixtures/messages/valid/siprec-invite.sip
 
+bench-metadata: deps
+	$(SWIFT) build -c release --product siprec-bench
+	./.build/release/siprec-bench metadata sip-fixtures/fuzz/metadata/cube-invite.xml
+
 bench-sipp: release
 	./bench/sipp-callrate.sh
+
+# SIPREC session setups per second and INVITE-to-200 latency (multipart INVITE with metadata).
+bench-siprec: release
+	SCENARIO=sip-fixtures/sipp/bench-siprec.xml ./bench/sipp-callrate.sh 20 500 1000 2000 3000 4000 6000
 
 clean:
 	rm -rf .build .build-fuzz fuzz-artifacts

@@ -82,6 +82,7 @@ let package = Package(
             name: "siprec-bench",
             dependencies: [
                 "SIPCore",
+                "SIPRECMetadata",
                 "CAllocationCounter",
                 .product(name: "NIOCore", package: "swift-nio"),
             ],

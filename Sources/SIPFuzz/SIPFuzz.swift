@@ -1,9 +1,12 @@
 import NIOCore
+import SDP
 import SIPCore
+import SIPRECMetadata
 
 /// Feeds arbitrary bytes to every parser that sees network input: the datagram parser, the
-/// stream framer (whole and split in two), URI/address/Via parsing of what parsed, and the
-/// multipart splitter. Any crash, hang or sanitizer report is a bug.
+/// stream framer (whole and split in two), URI/address/Via parsing of what parsed, the
+/// multipart splitter, the SDP parser and the RFC 7865 metadata parser (the whole input, and
+/// the parts of a parsed message's body). Any crash, hang or sanitizer report is a bug.
 enum SIPFuzzHarness {
     static func run(_ bytes: UnsafeRawBufferPointer) {
         let buffer = ByteBuffer(bytes: bytes)
@@ -27,6 +30,20 @@ enum SIPFuzzHarness {
             _ = try? split.next(&first)
         }
         _ = try? MultipartBody.split(buffer, contentType: "multipart/mixed;boundary=unique-boundary-1")
+        parseBody(buffer)
+    }
+
+    static let metadataLimits = MetadataLimits(maxBytes: 16384, maxDepth: 32, maxElements: 2000)
+
+    /// What the recording layer does with a body part: SDP, metadata, identities in URIs.
+    static func parseBody(_ bytes: ByteBuffer) {
+        _ = try? SessionDescription(parsing: String(decoding: bytes.readableBytesView, as: UTF8.self))
+        if var metadata = try? RecordingMetadata.parse(bytes.readableBytesView, limits: metadataLimits) {
+            _ = metadata.resolvedParticipants()
+            let again = metadata
+            metadata.apply(again)
+            _ = VendorIdentifiers.extract(headers: [], metadata: metadata)
+        }
     }
 
     static func exercise(_ message: SIPMessage) {
@@ -39,7 +56,17 @@ enum SIPFuzzHarness {
         _ = headers[.to].map { try? SIPAddress(parsing: $0) }
         _ = headers.values(.contact).map { try? SIPAddress(parsing: $0) }
         if let type = headers[.contentType], let body = message.body {
-            _ = try? MultipartBody.split(body, contentType: type)
+            let parts = (try? MultipartBody.split(body, contentType: type)) ?? []
+            for part in parts { parseBody(part.body) }
+            if parts.isEmpty { parseBody(body) }
+        }
+        let pairs = headers.map { (name: $0.rawName, value: $0.value) }
+        _ = VendorIdentifiers.extract(headers: pairs, metadata: nil)
+        if let from = headers[.from].flatMap({ try? SIPAddress(parsing: $0) }) {
+            _ = BuiltInBridgeLeg(uriParameters: from.uri.parameters.map { (name: $0.name, value: $0.value) })
+        }
+        for field in headers where field.rawName.lowercased() == "x-cisco-recording-participant" {
+            _ = CiscoRecordingParticipant(headerValue: field.value)
         }
         _ = message.serialized()
     }

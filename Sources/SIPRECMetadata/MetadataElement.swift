@@ -18,10 +18,7 @@ public struct MetadataElement: Sendable, Equatable, Hashable, Codable {
         }
 
         /// The name without a namespace prefix.
-        public var localName: String {
-            guard let colon = name.lastIndex(of: ":") else { return name }
-            return String(name[name.index(after: colon)...])
-        }
+        public var localName: String { String(MetadataElement.localPart(of: name)) }
     }
 
     /// Local name, without prefix (`ucid` for `<apkt:ucid>`).
@@ -52,7 +49,7 @@ public struct MetadataElement: Sendable, Equatable, Hashable, Codable {
     public func attribute(_ keys: String...) -> String? {
         for key in keys {
             let wanted = MetadataElement.fold(key)
-            if let found = attributes.first(where: { MetadataElement.fold($0.localName) == wanted }) {
+            if let found = attributes.first(where: { MetadataElement.name(Self.localPart(of: $0.name), folded: wanted) }) {
                 return found.value
             }
         }
@@ -62,13 +59,13 @@ public struct MetadataElement: Sendable, Equatable, Hashable, Codable {
     /// Direct children whose folded local name is `key`.
     public func children(named key: String) -> [MetadataElement] {
         let wanted = MetadataElement.fold(key)
-        return children.filter { $0.foldedName == wanted }
+        return children.filter { MetadataElement.name($0.name, folded: wanted) }
     }
 
     /// The first direct child whose folded local name is `key`.
     public func child(named key: String) -> MetadataElement? {
         let wanted = MetadataElement.fold(key)
-        return children.first { $0.foldedName == wanted }
+        return children.first { MetadataElement.name($0.name, folded: wanted) }
     }
 
     /// Every element of this subtree (self included) whose folded local name is `key`, depth first.
@@ -77,7 +74,7 @@ public struct MetadataElement: Sendable, Equatable, Hashable, Codable {
         var found: [MetadataElement] = []
         var stack: [MetadataElement] = [self]
         while let element = stack.popLast() {
-            if element.foldedName == wanted { found.append(element) }
+            if MetadataElement.name(element.name, folded: wanted) { found.append(element) }
             stack.append(contentsOf: element.children.reversed())
         }
         return found
@@ -86,13 +83,37 @@ public struct MetadataElement: Sendable, Equatable, Hashable, Codable {
     /// The local name folded for tolerant matching: lower-cased, without `-` and `_`.
     public var foldedName: String { MetadataElement.fold(name) }
 
+    /// Lower-cases ASCII letters and drops `-` and `_`; other bytes are kept as they are.
     static func fold(_ name: String) -> String {
-        var folded = ""
-        folded.reserveCapacity(name.utf8.count)
-        for scalar in name.unicodeScalars where scalar != "-" && scalar != "_" {
-            folded.unicodeScalars.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+        let count = name.utf8.count
+        return String(unsafeUninitializedCapacity: count) { buffer in
+            var length = 0
+            for byte in name.utf8 where byte != UInt8(ascii: "-") && byte != UInt8(ascii: "_") {
+                buffer[length] = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+                length += 1
+            }
+            return length
         }
-        return folded
+    }
+
+    /// Whether `name` folds to `folded` (already folded), without building the folded string.
+    static func name(_ name: Substring, folded: String) -> Bool {
+        var wanted = folded.utf8.makeIterator()
+        for byte in name.utf8 where byte != UInt8(ascii: "-") && byte != UInt8(ascii: "_") {
+            let lowered = byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
+            guard wanted.next() == lowered else { return false }
+        }
+        return wanted.next() == nil
+    }
+
+    static func name(_ name: String, folded: String) -> Bool {
+        self.name(name[...], folded: folded)
+    }
+
+    /// The part of a qualified name after its prefix.
+    static func localPart(of name: String) -> Substring {
+        guard let colon = name.utf8.lastIndex(of: UInt8(ascii: ":")) else { return name[...] }
+        return name[name.index(after: colon)...]
     }
 }
 

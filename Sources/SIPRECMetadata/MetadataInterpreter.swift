@@ -28,7 +28,7 @@ struct MetadataInterpreter {
     }
 
     private func isRecordingElement(_ element: MetadataElement) -> Bool {
-        recordingNamespaces.contains(element.namespace.lowercased())
+        recordingNamespaces.contains(element.namespace) || recordingNamespaces.contains(element.namespace.lowercased())
     }
 
     private func read(root: MetadataElement, dialect: RecordingMetadata.Dialect) -> RecordingMetadata {

@@ -97,9 +97,4 @@ final class MetadataTreeBuilder: NSObject, XMLParserDelegate {
     func parser(_ parser: XMLParser, foundElementDeclarationWithName elementName: String, model: String) {
         fail(.doctypeForbidden, parser)
     }
-
-    func parser(_ parser: XMLParser, resolveExternalEntityName name: String, systemID: String?) -> Data? {
-        fail(.doctypeForbidden, parser)
-        return nil
-    }
 }

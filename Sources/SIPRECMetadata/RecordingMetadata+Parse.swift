@@ -5,7 +5,7 @@ extension RecordingMetadata {
     /// `application/rs-metadata` part).
     ///
     /// Refused before any XML parsing: documents over `limits.maxBytes`, empty ones, ones that are
-    /// not UTF-8 (NUL bytes), and any document with a `<!DOCTYPE` or `<!ENTITY` (no DTD, so no
+    /// not valid UTF-8 (or hold NUL), and any document with a `<!DOCTYPE` or `<!ENTITY` (no DTD, so no
     /// external entities and no entity expansion). Depth and element count are enforced while
     /// parsing. See the type's documentation for the dialects accepted.
     public static func parse(_ bytes: some Collection<UInt8>, limits: MetadataLimits = MetadataLimits()) throws(MetadataParseError) -> RecordingMetadata {
@@ -20,46 +20,59 @@ extension RecordingMetadata {
         return try MetadataInterpreter().interpret(root)
     }
 
-    /// Checks that need no parser: non-blank, UTF-8 (no NUL, no UTF-16/32 byte-order mark),
-    /// and no document type declaration anywhere.
+    /// Checks that need no parser: non-blank, valid UTF-8 without NUL, and no document type
+    /// declaration anywhere. (FoundationXML traps on names that are not valid UTF-8, and
+    /// libxml2 in its recovery mode can pass such bytes through: they must never reach it.)
     private static func screen(_ data: Data) throws(MetadataParseError) {
-        var line = 1
-        var sawContent = false
-        var index = data.startIndex
-        let doctype = Array("<!DOCTYPE".utf8)
-        let entity = Array("<!ENTITY".utf8)
-        if data.count >= 2, (data[index] == 0xFE && data[index + 1] == 0xFF) || (data[index] == 0xFF && data[index + 1] == 0xFE) {
-            throw MetadataParseError(code: .malformedXML, line: 1)
+        if String(validating: data, as: UTF8.self) == nil {
+            throw MetadataParseError(code: .malformedXML, line: firstInvalidUTF8Line(data))
         }
-        while index < data.endIndex {
-            let byte = data[index]
-            switch byte {
-            case 0x00:
-                throw MetadataParseError(code: .malformedXML, line: line)
-            case 0x0A:
-                line += 1
-            case 0x20, 0x09, 0x0D:
-                break
-            case UInt8(ascii: "<"):
-                sawContent = true
-                if matches(doctype, in: data, at: index) || matches(entity, in: data, at: index) {
-                    throw MetadataParseError(code: .doctypeForbidden, line: line)
+        let result: MetadataParseError? = data.withUnsafeBytes { raw in
+            let bytes = raw.bindMemory(to: UInt8.self)
+            var line = 1
+            var sawContent = false
+            for index in bytes.indices {
+                switch bytes[index] {
+                case 0x00:
+                    return MetadataParseError(code: .malformedXML, line: line)
+                case 0x0A:
+                    line += 1
+                case 0x20, 0x09, 0x0D:
+                    break
+                case UInt8(ascii: "<"):
+                    sawContent = true
+                    if matches("<!DOCTYPE", in: bytes, at: index) || matches("<!ENTITY", in: bytes, at: index) {
+                        return MetadataParseError(code: .doctypeForbidden, line: line)
+                    }
+                default:
+                    sawContent = true
                 }
-            default:
-                sawContent = true
             }
-            index += 1
+            return sawContent ? nil : MetadataParseError(code: .malformedXML, line: nil)
         }
-        guard sawContent else { throw MetadataParseError(code: .malformedXML, line: nil) }
+        if let result { throw result }
+    }
+
+    /// The line of the first byte that is not part of valid UTF-8 (only computed for the error).
+    private static func firstInvalidUTF8Line(_ data: Data) -> Int {
+        var line = 1
+        var iterator = data.makeIterator()
+        var decoder = UTF8()
+        while case .scalarValue(let scalar) = decoder.decode(&iterator) {
+            if scalar == "\n" { line += 1 }
+        }
+        return line
     }
 
     /// Whether `pattern` (upper-case ASCII) occurs at `index`, ignoring ASCII case.
-    private static func matches(_ pattern: [UInt8], in data: Data, at index: Data.Index) -> Bool {
-        guard data.endIndex - index >= pattern.count else { return false }
-        for (offset, expected) in pattern.enumerated() {
-            var byte = data[index + offset]
+    private static func matches(_ pattern: StaticString, in bytes: UnsafeBufferPointer<UInt8>, at index: Int) -> Bool {
+        let count = pattern.utf8CodeUnitCount
+        guard bytes.count - index >= count else { return false }
+        let expected = UnsafeBufferPointer(start: pattern.utf8Start, count: count)
+        for offset in 0..<count {
+            var byte = bytes[index + offset]
             if byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z") { byte -= 0x20 }
-            if byte != expected { return false }
+            if byte != expected[offset] { return false }
         }
         return true
     }

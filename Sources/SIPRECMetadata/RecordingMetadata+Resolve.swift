@@ -9,10 +9,16 @@ extension RecordingMetadata {
     /// id is not checked against the sessions (CUBE's BYE puts the participant id there).
     /// Stream ids that match no `<stream>`, or a stream without label, are left out.
     public func resolvedParticipants() -> [ResolvedParticipant] {
-        participants.map { participant in
-            let associations = participantStreamAssociations.filter { $0.participantID == participant.id }
-            let sends = labels(participant.send + associations.flatMap(\.send))
-            let receives = labels(participant.recv + associations.flatMap(\.recv))
+        var labelsByStream: [String: String] = [:]
+        for stream in streams where labelsByStream[stream.id] == nil {
+            if let label = stream.label { labelsByStream[stream.id] = label }
+        }
+        let streamAssociations = Dictionary(grouping: participantStreamAssociations, by: \.participantID)
+        let sessionAssociationsByParticipant = Dictionary(grouping: participantSessionAssociations, by: \.participantID)
+        return participants.map { participant in
+            let associations = streamAssociations[participant.id] ?? []
+            let sends = labels(participant.send + associations.flatMap(\.send), labelsByStream)
+            let receives = labels(participant.recv + associations.flatMap(\.recv), labelsByStream)
             var resolved = ResolvedParticipant(
                 id: participant.id,
                 aor: participant.nameIDs.first?.aor,
@@ -22,7 +28,7 @@ extension RecordingMetadata {
                 associateTime: participant.associateTime,
                 disassociateTime: participant.disassociateTime)
             // RFC 7865: participantsessionassoc records when the participant joined and left the session.
-            let sessionAssociations = participantSessionAssociations.filter { $0.participantID == participant.id }
+            let sessionAssociations = sessionAssociationsByParticipant[participant.id] ?? []
             if let open = sessionAssociations.last(where: { $0.disassociateTime == nil }) {
                 resolved.associateTime = open.associateTime ?? resolved.associateTime
                 resolved.disassociateTime = nil
@@ -35,11 +41,10 @@ extension RecordingMetadata {
         }
     }
 
-    private func labels(_ streamIDs: [String]) -> [String] {
-        var seen: Set<String> = []
+    private func labels(_ streamIDs: [String], _ labelsByStream: [String: String]) -> [String] {
         var labels: [String] = []
         for id in streamIDs {
-            guard let label = label(ofStream: id), seen.insert(label).inserted else { continue }
+            guard let label = labelsByStream[id], !labels.contains(label) else { continue }
             labels.append(label)
         }
         return labels

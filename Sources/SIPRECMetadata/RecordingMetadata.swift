@@ -1,5 +1,5 @@
 /// Recording metadata (RFC 7865) of one recording session, as carried in the
-/// `application/rs-metadata+xml` part of a SIPREC INVITE, re-INVITE, UPDATE or BYE (RFC 7866 §9).
+/// `application/rs-metadata+xml` part of a SIPREC INVITE, re-INVITE, UPDATE or BYE (RFC 7866).
 ///
 /// ## Dialect tolerance
 ///

@@ -1,6 +1,6 @@
 extension VendorIdentifiers {
     mutating func readSessionIDs(header: HeaderLookup, metadata: RecordingMetadata?) {
-        // RFC 7989 §4: Session-ID = local-uuid *(";" param); an all-zero UUID means "not known yet".
+        // RFC 7989: Session-ID = local-uuid *(";" param); an all-zero UUID means "not known yet".
         let headerUUID = header.first("Session-ID").flatMap { value -> String? in
             let uuid = VendorIdentifiers.beforeSemicolon(value)
             return uuid.isEmpty || uuid.allSatisfy({ $0 == "0" }) ? nil : uuid

@@ -12,8 +12,9 @@ struct RecordingSession {
     private(set) var record: RecordingRecord
     /// The metadata as it stands after every complete and partial update (RFC 7865 §6).
     private(set) var metadata: RecordingMetadata?
-    /// Header name/value pairs of the first INVITE, where vendor ids are found.
+    /// Header name/value pairs and the GTD part of the first INVITE, where vendor ids are found.
     private let initialHeaders: [(name: String, value: String)]
+    private var gtd: String?
     private let metadataLimits: MetadataLimits
     /// Display name on the near-end leg's From, the only place CUCM names the agent.
     private var nearEndName: String?
@@ -100,7 +101,8 @@ struct RecordingSession {
 
     /// A metadata document from an INVITE, re-INVITE, UPDATE or BYE. A document that does not
     /// parse is kept raw and flagged; it never costs the recording.
-    mutating func applyMetadata(_ bytes: ByteBuffer, method: String, at now: Date) {
+    mutating func applyMetadata(_ bytes: ByteBuffer, gtd: String? = nil, method: String, at now: Date) {
+        if let gtd, self.gtd == nil { self.gtd = gtd }
         let raw = String(decoding: bytes.readableBytesView, as: UTF8.self)
         var version = RecordingRecord.MetadataVersion(receivedAt: now, method: method, dataMode: nil, dialect: nil, error: nil, xml: raw)
         do {
@@ -121,7 +123,7 @@ struct RecordingSession {
         if let metadata {
             record.sessionIDs = metadata.sessionIDs
             record.groupID = metadata.groupID
-            record.vendorIDs = VendorIdentifiers.extract(headers: initialHeaders, metadata: metadata)
+            record.vendorIDs = VendorIdentifiers.extract(headers: initialHeaders, metadata: metadata, gtd: gtd)
         }
         if method != "INVITE" || record.metadataVersions.count > 1 { noteChange(method: method, what: ["metadata"], at: now) }
         refreshParticipants()
@@ -184,11 +186,21 @@ struct RecordingSession {
         switch record.source {
         case .siprec:
             guard let metadata else { return }
-            record.participants = metadata.resolvedParticipants().map {
+            let current = metadata.resolvedParticipants().map {
                 RecordingRecord.Participant(id: $0.id, aor: $0.aor, name: $0.name, role: nil, device: nil, sends: $0.sends,
                                             receives: $0.receives, associated: $0.associated,
                                             associateTime: $0.associateTime, disassociateTime: $0.disassociateTime)
             }
+            // A complete update that no longer lists someone replaces the state (RFC 7865), but
+            // the record keeps everyone who was on the call, as disassociated.
+            let departed = record.participants.filter { old in !current.contains { $0.id == old.id } }.map {
+                var participant = $0
+                participant.associated = false
+                participant.sends = []
+                participant.receives = []
+                return participant
+            }
+            record.participants = current + departed
         case .builtInBridge:
             guard let leg = record.builtInBridge else { return }
             let near = record.streams.filter { $0.leg == BuiltInBridgeLeg.Side.nearEnd.rawValue }.map(\.id)

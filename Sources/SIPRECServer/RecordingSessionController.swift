@@ -191,7 +191,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let now = Date()
         call.recordingID = startOrJoinRecording(source: source, request: request, peer: incoming.peer, leg: bridgeLeg, at: now)
         if let metadata = body.metadata {
-            recordings[call.recordingID]?.applyMetadata(metadata, method: "INVITE", at: now)
+            recordings[call.recordingID]?.applyMetadata(metadata, gtd: body.gtd, method: "INVITE", at: now)
             linkSegment(call.recordingID)
         }
         if let offer = body.sdp {
@@ -288,8 +288,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         switch SessionBody.parse(request) {
         case .success(let parsed): body = parsed
         case .failure(let rejection):
-            core.respond(to: incoming.key, status: rejection.status == 415 ? 415 : 488,
-                         headers: [SIPHeaderField(name: .warning, value: "399 siprecd \"\(rejection.warning)\"")])
+            var headers = [SIPHeaderField(name: .warning, value: "399 siprecd \"\(rejection.warning)\"")]
+            // RFC 3261 §21.4.16: a 415 says what we accept.
+            if rejection.status == 415 {
+                headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", ")))
+            }
+            core.respond(to: incoming.key, status: rejection.status == 415 ? 415 : 488, headers: headers)
             return
         }
         let now = Date()
@@ -298,7 +302,11 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             linkSegment(call.recordingID)
         }
         recordings[call.recordingID]?.applyCiscoParticipants(request)
-        let sdpHeaders = [SIPHeaderField(name: .contentType, value: "application/sdp")]
+        // The 2xx repeats our Contact, marked +sip.srs on a recording session (RFC 7866 §6.1.1).
+        var contact = core.endpoint.contact(for: incoming.peer, requestURI: request.uri)
+        if call.isSIPREC { contact.parameters.append(SIPParameter("+sip.srs")) }
+        let contactHeader = SIPHeaderField(name: .contact, value: contact.description)
+        let sdpHeaders = [contactHeader, SIPHeaderField(name: .contentType, value: "application/sdp")]
         if let offer = body.sdp {
             guard offer.media.count <= configuration.maxStreamsPerCall else {
                 core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "370 siprecd \"too many media streams\"")])
@@ -324,7 +332,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         saveRecord(call.recordingID)
         guard request.method == .invite else {
             // UPDATE without SDP (metadata only, or a session refresh).
-            core.respond(to: incoming.key, status: 200)
+            core.respond(to: incoming.key, status: 200, headers: [contactHeader])
             return
         }
         // A re-INVITE without SDP asks for our offer (RFC 3261 §14.2): the streams we hold now.

@@ -8,6 +8,8 @@ import SIPCore
 struct SessionBody {
     var sdp: SessionDescription?
     var metadata: ByteBuffer?
+    /// Cisco's `application/gtd` part (its GCI names the call), when CUBE sends one.
+    var gtd: String?
 
     /// Why a body cannot be used at all; the request gets `status` with a Warning.
     struct Rejection: Error, Equatable {
@@ -35,6 +37,7 @@ struct SessionBody {
             }
             sdpBytes = parts.first { $0.mediaType == "application/sdp" }?.body
             result.metadata = parts.first { metadataTypes.contains($0.mediaType) }?.body
+            result.gtd = parts.first { $0.mediaType == "application/gtd" }.map { String(buffer: $0.body) }
             if sdpBytes == nil, result.metadata == nil {
                 return .failure(Rejection(status: 415, warning: "no application/sdp or rs-metadata part"))
             }

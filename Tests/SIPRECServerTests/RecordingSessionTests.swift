@@ -26,7 +26,7 @@ struct RecordingSessionTests {
         let parsed = try body(request)
         var session = RecordingSession(recordingID: "r1", interactionID: "i1", source: source, request: request, peer: peer,
                                        leg: leg, at: start, metadataLimits: MetadataLimits())
-        if let metadata = parsed.metadata { session.applyMetadata(metadata, method: "INVITE", at: start) }
+        if let metadata = parsed.metadata { session.applyMetadata(metadata, gtd: parsed.gtd, method: "INVITE", at: start) }
         var ports: [Int?] = []
         if let sdp = parsed.sdp {
             ports = sdp.media.enumerated().map { SDPAnswerer.isRecordable($0.element) ? 30000 + 2 * $0.offset : nil }
@@ -37,6 +37,36 @@ struct RecordingSessionTests {
 
     static func leg(_ request: SIPRequest) -> BuiltInBridgeLeg? {
         request.from.flatMap { BuiltInBridgeLeg(uriParameters: $0.uri.parameters.map { (name: $0.name, value: $0.value) }) }
+    }
+
+    @Test("every vendor's INVITE: the record's vendor ids, session ids and participants are what expected.json says",
+          arguments: VendorFixtureTests.vendors)
+    func vendorRecord(vendor: String) throws {
+        let expected = VendorFixtureTests.expected(vendor)
+        let file = vendor == "cucm-bib" ? "invite-nearend.sip" : "invite.sip"
+        let request = try VendorFixtureTests.request(vendor, file)
+        let source: RecordingRecord.Source = vendor == "cucm-bib" ? .builtInBridge : vendor == "cube-nbr" ? .ciscoNetworkBased : .siprec
+        let (session, _) = try Self.begin(vendor, file, source: source, leg: Self.leg(request))
+        let record = session.record
+        let ids = try #require(expected["vendorIDs"] as? [String: Any])
+        #expect(record.vendorIDs.ucid == ids["ucid"] as? String, "\(vendor)")
+        #expect(record.vendorIDs.ciscoGuid == ids["ciscoGuid"] as? String, "\(vendor)")
+        #expect(record.vendorIDs.extTrackingID == ids["extTrackingID"] as? String, "\(vendor)")
+        #expect(record.vendorIDs.sessionID == ids["sessionID"] as? String, "\(vendor)")
+        for (key, value) in ids where !["ucid", "ciscoGuid", "extTrackingID", "sessionID", "ucidRaw"].contains(key) {
+            #expect(record.vendorIDs.extra[key] == (value as? String) ?? (value as? Bool).map { "\($0)" }, "\(vendor) \(key)")
+        }
+        #expect(record.sessionIDs == expected["sessionIDs"] as? [String] ?? [], "\(vendor)")
+        #expect(record.groupID == expected["groupID"] as? String, "\(vendor)")
+        let participants = expected["participants"] as? [[String: Any]] ?? []
+        #expect(record.participants.map(\.aor) == participants.map { $0["aor"] as? String }, "\(vendor)")
+        if source == .siprec {
+            #expect(record.participants.map(\.name) == participants.map { $0["name"] as? String }, "\(vendor)")
+            #expect(record.participants.map(\.sends) == participants.map { $0["sends"] as? [String] ?? [] }, "\(vendor)")
+            #expect(record.participants.map(\.receives) == participants.map { $0["receives"] as? [String] ?? [] }, "\(vendor)")
+            #expect(record.metadataVersions.map(\.error) == [nil], "\(vendor)")
+        }
+        #expect(record.problems.isEmpty, "\(vendor): \(record.problems)")
     }
 
     @Test("CUBE: participants by label from metadata, video refused, transfer re-INVITE, final metadata in the BYE")
@@ -69,6 +99,9 @@ struct RecordingSessionTests {
         session.applyMetadata(try #require(try Self.body(bye).metadata), method: "BYE", at: end)
         let disassociated = try #require((expected["followUps"] as? [[String: Any]])?.last?["disassociated"] as? [String])
         #expect(!disassociated.isEmpty)
+        // Everyone who was on the call stays in the record: the transferred-away party too.
+        #expect(session.record.participants.count == 3)
+        #expect(session.record.participants.allSatisfy { !$0.associated })
         for id in disassociated {
             #expect(session.record.participants.first { $0.id == id }?.associated == false, "\(id)")
         }
