@@ -17,6 +17,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
     ],
     targets: [
         // Pure SIP message model, parser, serializer and multipart splitter.
@@ -54,6 +55,7 @@ let package = Package(
                 "SIPStack",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Atomics", package: "swift-atomics"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
@@ -114,7 +116,8 @@ let package = Package(
         ),
         .testTarget(
             name: "SIPRECServerTests",
-            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPRECMetadata", "SIPStack", "SIPTestSupport"]
+            dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPRECMetadata", "SIPStack", "SIPTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "IntegrationTests",

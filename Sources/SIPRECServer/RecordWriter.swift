@@ -1,3 +1,4 @@
+import Atomics
 import Foundation
 import Logging
 import Metrics
@@ -14,12 +15,32 @@ final class RecordWriter: Sendable {
     private let logger: Logger
     private let pending = NIOLockedValueBox<[String: RecordingRecord]>([:])
     private let failures = Counter(label: "siprecd_record_write_failures_total")
+    /// False from a failed write until a write or a probe succeeds again.
+    private let healthy = ManagedAtomic<Bool>(true)
+    private let probing = ManagedAtomic<Bool>(false)
 
     init(dataDirectory: String, logger: Logger) {
         root = URL(fileURLWithPath: dataDirectory).appendingPathComponent("recordings")
         self.logger = logger
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        // Known at once rather than after the first call's record fails.
+        if !Self.canWrite(in: root) {
+            healthy.store(false, ordering: .relaxed)
+            logger.error("recording records cannot be written: new calls get 503 until they can", metadata: ["folder": "\(root.path)"])
+        }
+    }
+
+    private static func canWrite(in root: URL) -> Bool {
+        let url = root.appendingPathComponent(".probe")
+        do {
+            try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+            try Data("ok".utf8).write(to: url, options: .atomic)
+            try FileManager.default.removeItem(at: url)
+            return true
+        } catch {
+            return false
+        }
     }
 
     static func relativePath(of record: RecordingRecord) -> String {
@@ -42,13 +63,29 @@ final class RecordWriter: Sendable {
         }
     }
 
+    /// Whether records can be written now: the server refuses new calls (503) while not.
+    var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    /// After a failure, tries a small write on the writer's thread to learn whether storage is
+    /// back (disk space freed, folder repaired). At most one probe is queued at a time.
+    func probe() {
+        guard !isHealthy, probing.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        pool.submit { [self] state in
+            defer { probing.store(false, ordering: .relaxed) }
+            guard case .active = state, Self.canWrite(in: root) else { return }
+            if !healthy.exchange(true, ordering: .relaxed) { logger.notice("recording records can be written again") }
+        }
+    }
+
     private func store(_ record: RecordingRecord) {
         let url = root.appendingPathComponent(Self.relativePath(of: record))
         do {
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try Self.encoder.encode(record).write(to: url, options: .atomic)
+            healthy.store(true, ordering: .relaxed)
         } catch {
             failures.increment()
+            healthy.store(false, ordering: .relaxed)
             logger.error("recording record not written", metadata: ["recording": "\(record.recordingID)", "error": "\(error)"])
         }
     }
@@ -61,6 +98,14 @@ final class RecordWriter: Sendable {
         }
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         return encoder
+    }
+
+    /// Returns once everything queued before the call has been written (the pool's one thread
+    /// runs work in order).
+    func drain() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            pool.submit { _ in continuation.resume() }
+        }
     }
 
     /// Waits for every queued write, then stops the thread.

@@ -140,6 +140,11 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             // Over capacity: 503 makes the SRC fail over to another recorder (RFC 3261 §21.5.4).
             return refuse(incoming, core: core, status: 503, why: "at max-concurrent-calls")
         }
+        guard writer.isHealthy else {
+            // Storage is failing: a call we cannot keep a record of goes to another recorder.
+            writer.probe()
+            return refuse(incoming, core: core, status: 503, why: "recording records cannot be written")
+        }
         let body: SessionBody
         switch SessionBody.parse(request) {
         case .success(let parsed): body = parsed

@@ -85,6 +85,27 @@ struct SIPServerIntegrationTests {
         text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("m=") }.count
     }
 
+    @Test("storage that cannot take records: INVITE gets 503 with Retry-After (SBCs fail over), OPTIONS still answers")
+    func storageFailure() async throws {
+        // A plain file where the records folder belongs.
+        let server = try ServerProcess { data in try Data("blocked".utf8).write(to: data.appendingPathComponent("recordings")) }
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        let raw = try String(contentsOf: Fixtures.root.appendingPathComponent("siprec/cube/invite.sip"), encoding: .isoLatin1)
+        var bytes = ByteBuffer()
+        bytes.writeBytes(Self.aimVia(raw, port: client.localPort).unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+        try await client.send(bytes)
+        var final: SIPResponse?
+        while let response = await client.nextResponse(timeout: .seconds(3)) {
+            if response.statusCode >= 200 { final = response; break }
+        }
+        #expect(final?.statusCode == 503)
+        #expect(final?.headers[.retryAfter] != nil)
+        #expect(server.log.contains("recording records cannot be written"))
+        await client.close()
+        #expect(server.isRunning)
+    }
+
     @Test("every vendor's recording INVITE, as sent on the wire, is answered 200 with one m-line per offered one")
     func vendorInvites() async throws {
         let server = try ServerProcess()

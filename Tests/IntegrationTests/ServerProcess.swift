@@ -27,9 +27,16 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Starts siprecd with `yaml` as its configuration file and `listen` as its listeners
     /// (port 0: the kernel picks), and waits until every listener is bound.
-    init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"], environment: [String: String] = [:]) throws {
+    /// `prepare` gets the data folder before the server starts (to break it on purpose).
+    init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"], environment: [String: String] = [:],
+         prepare: ((URL) throws -> Void)? = nil) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        if let prepare {
+            let data = directory.appendingPathComponent("var")
+            try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+            try prepare(data)
+        }
         let config = directory.appendingPathComponent("siprecd.yaml")
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: ServerProcess.binary)

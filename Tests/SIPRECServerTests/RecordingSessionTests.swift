@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOCore
 import SDP
 import SIPCore
@@ -242,5 +243,45 @@ struct RecordingSessionTests {
         #expect(index.count == 3)
         #expect(index.find(["session:cs1"]) == nil)
         #expect(index.find(["session:y"])?.recordingID == "r9")
+    }
+}
+
+@Suite("Record writer")
+struct RecordWriterTests {
+    static func record(_ id: String) throws -> RecordingRecord {
+        let request = try VendorFixtureTests.request("cube", "invite.sip")
+        return RecordingSession(recordingID: id, interactionID: "i", source: .siprec, request: request, peer: RecordingSessionTests.peer,
+                                leg: nil, at: RecordingSessionTests.start, metadataLimits: MetadataLimits()).record
+    }
+
+    @Test("records land as JSON under recordings/YYYY/MM/DD; storage that cannot be written makes the writer unhealthy until a probe succeeds")
+    func writesAndHealth() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-writer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        try FileManager.default.createDirectory(at: data, withIntermediateDirectories: true)
+        // A file where the recordings folder should be: every write fails.
+        let blocker = data.appendingPathComponent("recordings")
+        try Data("not a folder".utf8).write(to: blocker)
+        let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"))
+        #expect(!writer.isHealthy)
+        writer.write(try Self.record("r-1"))
+        await writer.drain()
+        #expect(!writer.isHealthy)
+        writer.probe()
+        await writer.drain()
+        #expect(!writer.isHealthy)
+
+        try FileManager.default.removeItem(at: blocker)
+        writer.probe()
+        await writer.drain()
+        #expect(writer.isHealthy)
+        let record = try Self.record("r-2")
+        writer.write(record)
+        await writer.shutdown()
+        #expect(RecordWriter.relativePath(of: record) == "2024/06/04/r-2.json")
+        let written = try Data(contentsOf: writer.root.appendingPathComponent(RecordWriter.relativePath(of: record)))
+        let object = try #require(try JSONSerialization.jsonObject(with: written) as? [String: Any])
+        #expect(object["recordingID"] as? String == "r-2")
+        #expect(object["startedAt"] as? String == "2024-06-04T14:06:40.000Z")
     }
 }
