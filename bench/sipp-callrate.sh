@@ -49,8 +49,14 @@ run_step() { # name port rate -> prints "rate ok|fail successful failed cpu"
   rss=$(awk '/VmHWM/ {printf "%.0f", $2/1024}' "/proc/$pid/status")
   local verdict=fail
   [ "$status" -eq 0 ] && [ "${failed:-1}" = "0" ] && [ "${ok:-0}" = "$calls" ] && verdict=ok
+  # INVITE-to-200 percentiles from sipp's response-time repartition (bucket upper bounds).
   local rtt
-  rtt=$(grep -E "Response Time 1" "$WORK/screen.txt" | tail -1 | awk -F'|' '{gsub(/ /,"",$3); print $3}')
+  rtt=$(awk '/Average Response Time Repartition/ {on=1; n=0; total=0; next}
+             on && /<= n </ {split($0, a, ":"); gsub(/ /, "", a[2]); match($0, /< +[0-9]+ ms/); b=substr($0, RSTART+1, RLENGTH-4); gsub(/ /, "", b); bound[n]=b; count[n]=a[2]; total+=a[2]; n++; next}
+             on && /n >=/ {split($0, a, ":"); gsub(/ /, "", a[2]); bound[n]="inf"; count[n]=a[2]; total+=a[2]; n++; on=0}
+             END {if (total == 0) {print "?"; exit}; c=0; p50=""; p99="";
+                  for (i=0; i<n; i++) {c+=count[i]; if (p50=="" && c>=total*0.5) p50=bound[i]; if (p99=="" && c>=total*0.99) p99=bound[i]}
+                  printf "p50<%sms,p99<%sms", p50, p99}' "$WORK/screen.txt")
   echo "$name rate=$rate calls=$calls successful=${ok:-?} failed=${failed:-?} server_cpu_s=$cpu peak_rss_mib=$rss invite_to_200=${rtt:-?} $verdict"
   [ "$verdict" = ok ]
 }

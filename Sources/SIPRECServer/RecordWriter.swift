@@ -1,29 +1,57 @@
 import Atomics
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Logging
 import Metrics
 import NIOConcurrencyHelpers
+import NIOCore
 import NIOPosix
 
-/// Writes each recording's record as JSON under `<data-dir>/recordings/YYYY/MM/DD/<id>.json`
-/// (UTC date of the start), atomically (temporary file, then rename), on its own thread: never
-/// on the SIP event loop. Writes of one recording are coalesced: when a newer state arrives
-/// before the older one was written, only the newer one is written.
+/// Appends each recording's record, as one line of JSON, to the journal of the day it started:
+/// `<data-dir>/recordings/YYYY/MM/DD/records.jsonl` (UTC). Every line is the whole record at
+/// that moment, so the last line of a recording id is its current state. Runs on a thread of
+/// its own, never on the SIP event loop.
+///
+/// Writes of one recording are coalesced: when a newer state arrives before the older one was
+/// written, only the newer one is. A recording still running is written `activeDelay` after its
+/// change (the flush interval: a crash loses at most that much of it), a completed one at once,
+/// so a short call costs one line. `decisions/0007-records-as-json-until-the-catalog.md` says
+/// why a journal rather than a file per recording.
 final class RecordWriter: Sendable {
     let root: URL
     private let pool: NIOThreadPool
     private let logger: Logger
+    private let activeDelay: Duration
+    private let flushTick: NIOLockedValueBox<RepeatedTask?> = NIOLockedValueBox(nil)
     private let pending = NIOLockedValueBox<[String: RecordingRecord]>([:])
+    /// Open journals by path (only the writer's thread uses them); at most a few days at once.
+    private let journals = NIOLockedValueBox<[String: Int32]>([:])
     private let failures = Counter(label: "siprecd_record_write_failures_total")
     /// False from a failed write until a write or a probe succeeds again.
     private let healthy = ManagedAtomic<Bool>(true)
     private let probing = ManagedAtomic<Bool>(false)
 
-    init(dataDirectory: String, logger: Logger) {
+    static let journalName = "records.jsonl"
+
+    struct WriteError: Error, CustomStringConvertible {
+        var operation: String
+        var errno: Int32
+        var description: String { "\(operation): \(String(cString: strerror(errno)))" }
+    }
+
+    init(dataDirectory: String, logger: Logger, activeDelay: Duration = .seconds(1)) {
         root = URL(fileURLWithPath: dataDirectory).appendingPathComponent("recordings")
         self.logger = logger
+        self.activeDelay = activeDelay
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
+        let interval = TimeAmount.nanoseconds(activeDelay.nanosecondsValue)
+        let tick = MultiThreadedEventLoopGroup.singleton.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
+            self?.flushPending()
+        }
+        flushTick.withLockedValue { $0 = tick }
         // Known at once rather than after the first call's record fails.
         if !Self.canWrite(in: root) {
             healthy.store(false, ordering: .relaxed)
@@ -35,7 +63,7 @@ final class RecordWriter: Sendable {
         let url = root.appendingPathComponent(".probe")
         do {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
-            try Data("ok".utf8).write(to: url, options: .atomic)
+            try Data("ok".utf8).write(to: url)
             try FileManager.default.removeItem(at: url)
             return true
         } catch {
@@ -43,28 +71,39 @@ final class RecordWriter: Sendable {
         }
     }
 
+    /// `YYYY/MM/DD/records.jsonl` for the UTC day the recording started.
     static func relativePath(of record: RecordingRecord) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
         let day = calendar.dateComponents([.year, .month, .day], from: record.startedAt)
-        let folder = String(format: "%04d/%02d/%02d", day.year ?? 1970, day.month ?? 1, day.day ?? 1)
-        return "\(folder)/\(record.recordingID).json"
-    }
-
-    func write(_ record: RecordingRecord) {
-        let alreadyQueued = pending.withLockedValue { queue in
-            queue.updateValue(record, forKey: record.recordingID) != nil
-        }
-        guard !alreadyQueued else { return }
-        pool.submit { [self] state in
-            guard case .active = state else { return }
-            guard let latest = pending.withLockedValue({ $0.removeValue(forKey: record.recordingID) }) else { return }
-            store(latest)
-        }
+        return String(format: "%04d/%02d/%02d/", day.year ?? 1970, day.month ?? 1, day.day ?? 1) + journalName
     }
 
     /// Whether records can be written now: the server refuses new calls (503) while not.
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
+
+    func write(_ record: RecordingRecord) {
+        pending.withLockedValue { $0[record.recordingID] = record }
+        let id = record.recordingID
+        if record.state == .completed {
+            // Written now even when an earlier state is waiting for its delay: that one then
+            // finds nothing left to write.
+            pool.submit { [self] state in
+                guard case .active = state else { return }
+                storePending(id)
+            }
+        }
+        // A running recording's state waits for the next flush tick (at most `activeDelay`).
+    }
+
+    /// Writes every waiting record; the flush tick calls it every `activeDelay`.
+    private func flushPending() {
+        pool.submit { [self] state in
+            guard case .active = state else { return }
+            let ids = pending.withLockedValue { Array($0.keys) }
+            for id in ids { storePending(id) }
+        }
+    }
 
     /// After a failure, tries a small write on the writer's thread to learn whether storage is
     /// back (disk space freed, folder repaired). At most one probe is queued at a time.
@@ -77,16 +116,63 @@ final class RecordWriter: Sendable {
         }
     }
 
+    private func storePending(_ id: String) {
+        guard let latest = pending.withLockedValue({ $0.removeValue(forKey: id) }) else { return }
+        store(latest)
+    }
+
     private func store(_ record: RecordingRecord) {
         let url = root.appendingPathComponent(Self.relativePath(of: record))
         do {
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-            try Self.encoder.encode(record).write(to: url, options: .atomic)
+            var line = try Self.encoder.encode(record)
+            line.append(0x0A)
+            let fd = try journal(url)
+            // One write per line on an O_APPEND descriptor: lines never interleave, and a crash
+            // can only cut the last one short (a reader skips a line that does not parse).
+            let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            guard written == line.count else {
+                let code = errno
+                closeJournal(url.path)
+                throw WriteError(operation: "append", errno: written < 0 ? code : ENOSPC)
+            }
             healthy.store(true, ordering: .relaxed)
         } catch {
             failures.increment()
             healthy.store(false, ordering: .relaxed)
             logger.error("recording record not written", metadata: ["recording": "\(record.recordingID)", "error": "\(error)"])
+        }
+    }
+
+    private func journal(_ url: URL) throws -> Int32 {
+        if let fd = journals.withLockedValue({ $0[url.path] }) { return fd }
+        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw WriteError(operation: "open", errno: errno) }
+        // A line cut short earlier (crash, disk full) is ended first, so the next one stays whole.
+        var last: UInt8 = 0
+        let size = lseek(fd, 0, SEEK_END)
+        if size > 0, pread(fd, &last, 1, size - 1) == 1, last != 0x0A {
+            var newline: UInt8 = 0x0A
+            guard Glibc.write(fd, &newline, 1) == 1 else {
+                let code = errno
+                close(fd)
+                throw WriteError(operation: "append", errno: code)
+            }
+        }
+        journals.withLockedValue { open in
+            // Recordings that started on older days are rare after a few days: keep a handful.
+            if open.count >= 4, let oldest = open.keys.min() {
+                close(open[oldest] ?? -1)
+                open[oldest] = nil
+            }
+            open[url.path] = fd
+        }
+        return fd
+    }
+
+    private func closeJournal(_ path: String) {
+        journals.withLockedValue { open in
+            if let fd = open.removeValue(forKey: path) { close(fd) }
         }
     }
 
@@ -96,20 +182,30 @@ final class RecordWriter: Sendable {
             var container = encoder.singleValueContainer()
             try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
         }
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
 
-    /// Returns once everything queued before the call has been written (the pool's one thread
-    /// runs work in order).
+    /// Writes every record still waiting (delayed or queued) and returns once that is done
+    /// (the pool's one thread runs work in order).
     func drain() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            pool.submit { _ in continuation.resume() }
+            pool.submit { [self] _ in
+                let ids = pending.withLockedValue { Array($0.keys) }
+                for id in ids { storePending(id) }
+                continuation.resume()
+            }
         }
     }
 
-    /// Waits for every queued write, then stops the thread.
+    /// Writes every record still waiting, closes the journals, then stops the thread.
     func shutdown() async {
+        flushTick.withLockedValue { $0?.cancel() }
+        await drain()
+        journals.withLockedValue { open in
+            for fd in open.values { close(fd) }
+            open.removeAll()
+        }
         try? await pool.shutdownGracefully()
     }
 }

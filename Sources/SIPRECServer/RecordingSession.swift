@@ -38,8 +38,7 @@ struct RecordingSession {
         case .plain:
             record.participants = Self.plainParticipants(request)
         case .ciscoNetworkBased:
-            ciscoParticipants = request.headers.filter { $0.rawName.lowercased() == "x-cisco-recording-participant" }
-                .compactMap { CiscoRecordingParticipant(headerValue: $0.value) }
+            ciscoParticipants = request.headers.values(Self.ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
             refreshParticipants()
         case .builtInBridge, .siprec:
             refreshParticipants()
@@ -131,8 +130,7 @@ struct RecordingSession {
 
     /// CUBE network-based recording names the parties again in a re-INVITE after a transfer.
     mutating func applyCiscoParticipants(_ request: SIPRequest) {
-        let named = request.headers.filter { $0.rawName.lowercased() == "x-cisco-recording-participant" }
-            .compactMap { CiscoRecordingParticipant(headerValue: $0.value) }
+        let named = request.headers.values(Self.ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
         guard !named.isEmpty, named != ciscoParticipants else { return }
         // Parties no longer named stay in the record as disassociated.
         for var participant in record.participants where participant.associated && !named.contains(where: { $0.aor == participant.aor }) {
@@ -228,15 +226,17 @@ struct RecordingSession {
         return label ?? "m\(index)"
     }
 
+    static let ciscoRecordingParticipant = SIPHeaderName("X-Cisco-Recording-Participant")
+    static let pAssertedIdentity = SIPHeaderName("P-Asserted-Identity")
+    static let remotePartyID = SIPHeaderName("Remote-Party-ID")
+
     /// Caller from P-Asserted-Identity, Remote-Party-ID or From; callee from To.
     static func plainParticipants(_ request: SIPRequest) -> [RecordingRecord.Participant] {
-        func header(_ name: String) -> SIPAddress? {
-            request.headers.first { $0.rawName.lowercased() == name }
-                .flatMap { SIPHeaders.splitList($0.value).first }
-                .flatMap { try? SIPAddress(parsing: $0) }
+        func header(_ name: SIPHeaderName) -> SIPAddress? {
+            request.headers.firstValue(name).flatMap { try? SIPAddress(parsing: $0) }
         }
         var result: [RecordingRecord.Participant] = []
-        if let caller = header("p-asserted-identity") ?? header("remote-party-id") ?? request.from {
+        if let caller = header(pAssertedIdentity) ?? header(remotePartyID) ?? request.from {
             result.append(participant(caller, role: "caller"))
         }
         if let callee = request.to { result.append(participant(callee, role: "callee")) }

@@ -157,7 +157,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             source = .siprec
         } else if bridgeLeg != nil {
             source = .builtInBridge
-        } else if request.headers.contains(where: { $0.rawName.lowercased() == "x-cisco-recording-participant" }) {
+        } else if request.headers.contains(RecordingSession.ciscoRecordingParticipant) {
             source = .ciscoNetworkBased
         } else {
             source = .plain
@@ -240,8 +240,9 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             recordings[openID] = session
             return openID
         }
+        // An interaction is named after its first recording; later segments take that name.
         let recordingID = UUID().uuidString.lowercased()
-        var session = RecordingSession(recordingID: recordingID, interactionID: UUID().uuidString.lowercased(), source: source,
+        var session = RecordingSession(recordingID: recordingID, interactionID: recordingID, source: source,
                                        request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits)
         if let leg {
             openBridges[leg.pairingKey] = recordingID

@@ -98,8 +98,8 @@ final class ServerProcess: @unchecked Sendable {
     }
 
     /// SIGTERM and wait (the server finishes every record it has queued), then returns the
-    /// records it wrote under `<data-dir>/recordings`, decoded as JSON objects. The data
-    /// folder is removed after reading.
+    /// records it wrote to the journals under `<data-dir>/recordings` (the last line of each
+    /// recording id), decoded as JSON objects. The data folder is removed after reading.
     func stopAndReadRecords() throws -> [[String: Any]] {
         if process.isRunning {
             process.terminate()
@@ -108,12 +108,17 @@ final class ServerProcess: @unchecked Sendable {
         defer { try? FileManager.default.removeItem(at: directory) }
         let root = directory.appendingPathComponent("var/recordings")
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
-        var records: [[String: Any]] = []
-        for case let url as URL in walker where url.pathExtension == "json" {
-            let data = try Data(contentsOf: url)
-            if let object = try JSONSerialization.jsonObject(with: data) as? [String: Any] { records.append(object) }
+        var latest: [String: [String: Any]] = [:]
+        var order: [String] = []
+        for case let url as URL in walker where url.lastPathComponent == "records.jsonl" {
+            let text = try String(contentsOf: url, encoding: .utf8)
+            for line in text.split(separator: "\n") {
+                guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                      let id = object["recordingID"] as? String else { continue }
+                if latest.updateValue(object, forKey: id) == nil { order.append(id) }
+            }
         }
-        return records
+        return order.compactMap { latest[$0] }
     }
 
     enum ServerError: Error { case didNotStart(String) }

@@ -254,7 +254,12 @@ struct RecordWriterTests {
                                 leg: nil, at: RecordingSessionTests.start, metadataLimits: MetadataLimits()).record
     }
 
-    @Test("records land as JSON under recordings/YYYY/MM/DD; storage that cannot be written makes the writer unhealthy until a probe succeeds")
+    static func lines(_ writer: RecordWriter, _ record: RecordingRecord) throws -> [[String: Any]] {
+        let text = try String(contentsOf: writer.root.appendingPathComponent(RecordWriter.relativePath(of: record)), encoding: .utf8)
+        return try text.split(separator: "\n").map { try #require(try JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]) }
+    }
+
+    @Test("records are appended as JSON lines to the journal of their start day; storage that cannot be written makes the writer unhealthy until a probe succeeds")
     func writesAndHealth() async throws {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-writer-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: data) }
@@ -262,7 +267,7 @@ struct RecordWriterTests {
         // A file where the recordings folder should be: every write fails.
         let blocker = data.appendingPathComponent("recordings")
         try Data("not a folder".utf8).write(to: blocker)
-        let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"))
+        let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"), activeDelay: .seconds(3600))
         #expect(!writer.isHealthy)
         writer.write(try Self.record("r-1"))
         await writer.drain()
@@ -275,13 +280,43 @@ struct RecordWriterTests {
         writer.probe()
         await writer.drain()
         #expect(writer.isHealthy)
-        let record = try Self.record("r-2")
+        var record = try Self.record("r-2")
+        #expect(RecordWriter.relativePath(of: record) == "2024/06/04/records.jsonl")
+        // Three states of one active recording before the delay: one line, the latest.
+        writer.write(record)
+        record.problems = ["first"]
+        writer.write(record)
+        record.problems = ["second"]
+        writer.write(record)
+        await writer.drain()
+        var lines = try Self.lines(writer, record)
+        #expect(lines.map { $0["problems"] as? [String] } == [["second"]])
+        #expect(lines.first?["startedAt"] as? String == "2024-06-04T14:06:40.000Z")
+        // A completed record is written at once.
+        record.state = .completed
         writer.write(record)
         await writer.shutdown()
-        #expect(RecordWriter.relativePath(of: record) == "2024/06/04/r-2.json")
-        let written = try Data(contentsOf: writer.root.appendingPathComponent(RecordWriter.relativePath(of: record)))
-        let object = try #require(try JSONSerialization.jsonObject(with: written) as? [String: Any])
-        #expect(object["recordingID"] as? String == "r-2")
-        #expect(object["startedAt"] as? String == "2024-06-04T14:06:40.000Z")
+        lines = try Self.lines(writer, record)
+        #expect(lines.map { $0["state"] as? String } == ["active", "completed"])
+    }
+
+    @Test("a journal line cut short (crash, disk full) is ended before the next one is appended")
+    func tornLine() async throws {
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-writer-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: data) }
+        let record = try Self.record("r-3")
+        let journal = data.appendingPathComponent("recordings").appendingPathComponent(RecordWriter.relativePath(of: record))
+        try FileManager.default.createDirectory(at: journal.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data("{\"recordingID\":\"r-0\",\"sta".utf8).write(to: journal)
+        let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"))
+        var completed = record
+        completed.state = .completed
+        writer.write(completed)
+        await writer.shutdown()
+        let text = try String(contentsOf: journal, encoding: .utf8)
+        let lines = text.split(separator: "\n")
+        #expect(lines.count == 2)
+        #expect(lines.first == "{\"recordingID\":\"r-0\",\"sta")
+        #expect((try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])?["recordingID"] as? String == "r-3")
     }
 }
