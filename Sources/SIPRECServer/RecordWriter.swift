@@ -27,7 +27,7 @@ final class RecordWriter: Sendable {
     private let flushTick: NIOLockedValueBox<RepeatedTask?> = NIOLockedValueBox(nil)
     private let pending = NIOLockedValueBox<[String: RecordingRecord]>([:])
     /// Open journals by path (only the writer's thread uses them); at most a few days at once.
-    private let journals = NIOLockedValueBox<[String: Int32]>([:])
+    private let journals = NIOLockedValueBox<[Int64: Int32]>([:])
     private let failures = Counter(label: "siprecd_record_write_failures_total")
     /// False from a failed write until a write or a probe succeeds again.
     private let healthy = ManagedAtomic<Bool>(true)
@@ -73,10 +73,20 @@ final class RecordWriter: Sendable {
 
     /// `YYYY/MM/DD/records.jsonl` for the UTC day the recording started.
     static func relativePath(of record: RecordingRecord) -> String {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC") ?? .current
-        let day = calendar.dateComponents([.year, .month, .day], from: record.startedAt)
-        return String(format: "%04d/%02d/%02d/", day.year ?? 1970, day.month ?? 1, day.day ?? 1) + journalName
+        relativePath(day: dayNumber(record.startedAt))
+    }
+
+    static func dayNumber(_ date: Date) -> Int64 {
+        Int64((date.timeIntervalSince1970 / 86_400).rounded(.down))
+    }
+
+    static func relativePath(day: Int64) -> String {
+        let (year, month, dayOfMonth) = JSONLineWriter.civilDate(daysSinceEpoch: day)
+        func padded(_ value: Int64, _ width: Int) -> String {
+            let text = String(value)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return "\(padded(year, 4))/\(padded(month, 2))/\(padded(dayOfMonth, 2))/\(journalName)"
     }
 
     /// Whether records can be written now: the server refuses new calls (503) while not.
@@ -122,17 +132,17 @@ final class RecordWriter: Sendable {
     }
 
     private func store(_ record: RecordingRecord) {
-        let url = root.appendingPathComponent(Self.relativePath(of: record))
+        let day = Self.dayNumber(record.startedAt)
         do {
-            var line = try Self.encoder.encode(record)
+            var line = record.jsonLine()
             line.append(0x0A)
-            let fd = try journal(url)
+            let fd = try journal(day: day)
             // One write per line on an O_APPEND descriptor: lines never interleave, and a crash
             // can only cut the last one short (a reader skips a line that does not parse).
             let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
             guard written == line.count else {
                 let code = errno
-                closeJournal(url.path)
+                closeJournal(day: day)
                 throw WriteError(operation: "append", errno: written < 0 ? code : ENOSPC)
             }
             healthy.store(true, ordering: .relaxed)
@@ -143,8 +153,9 @@ final class RecordWriter: Sendable {
         }
     }
 
-    private func journal(_ url: URL) throws -> Int32 {
-        if let fd = journals.withLockedValue({ $0[url.path] }) { return fd }
+    private func journal(day: Int64) throws -> Int32 {
+        if let fd = journals.withLockedValue({ $0[day] }) { return fd }
+        let url = root.appendingPathComponent(Self.relativePath(day: day))
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         let fd = open(url.path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw WriteError(operation: "open", errno: errno) }
@@ -165,25 +176,15 @@ final class RecordWriter: Sendable {
                 close(open[oldest] ?? -1)
                 open[oldest] = nil
             }
-            open[url.path] = fd
+            open[day] = fd
         }
         return fd
     }
 
-    private func closeJournal(_ path: String) {
+    private func closeJournal(day: Int64) {
         journals.withLockedValue { open in
-            if let fd = open.removeValue(forKey: path) { close(fd) }
+            if let fd = open.removeValue(forKey: day) { close(fd) }
         }
-    }
-
-    static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .custom { date, encoder in
-            var container = encoder.singleValueContainer()
-            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
-        }
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
     }
 
     /// Writes every record still waiting (delayed or queued) and returns once that is done

@@ -34,7 +34,14 @@ public final class SIPService: Service, @unchecked Sendable {
     public func run() async throws {
         let settings = SIPListeners.Settings(limits: configuration.limits, tls: configuration.tls,
                                              incompleteMessageTimeout: configuration.incompleteMessageTimeout)
-        let channels = try await SIPListeners.bind(configuration.sipListen, core: core, settings: settings)
+        let channels: [Channel]
+        do {
+            channels = try await SIPListeners.bind(configuration.sipListen, core: core, settings: settings)
+        } catch {
+            // Nothing was recorded; stop the record writer's thread so the process can exit.
+            await controller.flushRecords()
+            throw error
+        }
         var bound: [SIPListenAddress] = []
         for (address, channel) in zip(configuration.sipListen, channels) {
             let actual = SIPListenAddress(transport: address.transport, host: address.host,

@@ -59,6 +59,9 @@ final class ServerProcess: @unchecked Sendable {
                 collector.append(data)
             }
         }
+        // A server that exits (bad configuration) ends the wait at once, even if another child
+        // process still holds the pipe open.
+        process.terminationHandler = { _ in collector.finish() }
         try process.run()
         let expected = listen.count
         guard let found = collector.waitFor(timeout: 30, { lines in

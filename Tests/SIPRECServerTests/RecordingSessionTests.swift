@@ -320,3 +320,58 @@ struct RecordWriterTests {
         #expect((try JSONSerialization.jsonObject(with: Data(lines[1].utf8)) as? [String: Any])?["recordingID"] as? String == "r-3")
     }
 }
+
+@Suite("Record JSON")
+struct RecordJSONTests {
+    /// The Codable encoding with the journal's date format, as the reference.
+    static func codableObject(_ record: RecordingRecord) throws -> NSDictionary {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var bytes: [UInt8] = []
+            JSONLineWriter.appendISO8601(date, to: &bytes)
+            var container = encoder.singleValueContainer()
+            try container.encode(String(decoding: bytes, as: UTF8.self))
+        }
+        return try #require(try JSONSerialization.jsonObject(with: encoder.encode(record)) as? NSDictionary)
+    }
+
+    @Test("the journal line has exactly the keys and values Codable gives, for every vendor flow's record")
+    func sameAsCodable() throws {
+        var records: [RecordingRecord] = []
+        for vendor in VendorFixtureTests.vendors {
+            let file = vendor == "cucm-bib" ? "invite-nearend.sip" : "invite.sip"
+            let request = try VendorFixtureTests.request(vendor, file)
+            let source: RecordingRecord.Source = vendor == "cucm-bib" ? .builtInBridge : vendor == "cube-nbr" ? .ciscoNetworkBased : .siprec
+            var (session, _) = try RecordingSessionTests.begin(vendor, file, source: source, leg: RecordingSessionTests.leg(request))
+            session.endDialog(callID: request.callID ?? "", reason: "remoteBye", at: RecordingSessionTests.start.addingTimeInterval(61.5))
+            records.append(session.record)
+        }
+        // Escapes: quotes, backslashes, control characters and non-ASCII in values.
+        var odd = records[0]
+        odd.problems = ["quote \" backslash \\ tab \t newline \n bell \u{7} café 日本"]
+        odd.previousRecordingID = "r/0"
+        records.append(odd)
+        for record in records {
+            let line = record.jsonLine()
+            #expect(!line.contains(0x0A), "one line")
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? NSDictionary)
+            #expect(object == (try Self.codableObject(record)), "\(record.source) \(record.recordingID)")
+        }
+    }
+
+    @Test("dates: UTC ISO 8601 with milliseconds, across days, leap years and before 1970")
+    func dates() {
+        func text(_ seconds: Double) -> String {
+            var bytes: [UInt8] = []
+            JSONLineWriter.appendISO8601(Date(timeIntervalSince1970: seconds), to: &bytes)
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        #expect(text(0) == "1970-01-01T00:00:00.000Z")
+        #expect(text(1_717_510_000.123) == "2024-06-04T14:06:40.123Z")
+        #expect(text(951_782_400) == "2000-02-29T00:00:00.000Z")
+        #expect(text(1_709_251_199.999) == "2024-02-29T23:59:59.999Z")
+        #expect(text(-1) == "1969-12-31T23:59:59.000Z")
+        #expect(text(4_102_444_800) == "2100-01-01T00:00:00.000Z")
+        #expect(RecordWriter.relativePath(day: RecordWriter.dayNumber(Date(timeIntervalSince1970: 1_709_251_199))) == "2024/02/29/records.jsonl")
+    }
+}
