@@ -45,6 +45,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// Built-in-Bridge recordings waiting for (or holding) their other leg, by pairing key.
     private var openBridges: [String: String] = [:]
     private var interactions: InteractionIndex
+    private var recordingIDs = RecordingIDGenerator()
     private let writer: RecordWriter
 
     public init(configuration: ServerConfiguration, logger: Logger) {
@@ -241,7 +242,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             return openID
         }
         // An interaction is named after its first recording; later segments take that name.
-        let recordingID = UUID().uuidString.lowercased()
+        let recordingID = recordingIDs.next()
         var session = RecordingSession(recordingID: recordingID, interactionID: recordingID, source: source,
                                        request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits)
         if let leg {

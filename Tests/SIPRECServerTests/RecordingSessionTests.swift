@@ -375,3 +375,23 @@ struct RecordJSONTests {
         #expect(RecordWriter.relativePath(day: RecordWriter.dayNumber(Date(timeIntervalSince1970: 1_709_251_199))) == "2024/02/29/records.jsonl")
     }
 }
+
+@Suite("Recording ids")
+struct RecordingIDGeneratorTests {
+    @Test("ids are version 4 UUIDs, distinct across reseeds")
+    func format() {
+        var generator = RecordingIDGenerator(reseedInterval: 7)
+        var seen = Set<String>()
+        for _ in 0..<2000 {
+            let id = generator.next()
+            let parsed = UUID(uuidString: id)
+            #expect(parsed != nil, "\(id)")
+            #expect(id == id.lowercased())
+            let characters = Array(id)
+            #expect(characters[14] == "4", "version nibble in \(id)")
+            #expect("89ab".contains(characters[19]), "variant in \(id)")
+            seen.insert(id)
+        }
+        #expect(seen.count == 2000)
+    }
+}
