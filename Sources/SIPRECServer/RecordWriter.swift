@@ -14,16 +14,15 @@ import NIOPosix
 /// that moment, so the last line of a recording id is its current state. Runs on a thread of
 /// its own, never on the SIP event loop.
 ///
-/// Writes of one recording are coalesced: when a newer state arrives before the older one was
-/// written, only the newer one is. A recording still running is written `activeDelay` after its
-/// change (the flush interval: a crash loses at most that much of it), a completed one at once,
-/// so a short call costs one line. `decisions/0007-records-as-json-until-the-catalog.md` says
+/// Records are written in batches every `flushInterval` (the flush interval: a crash loses at
+/// most that much), and writes of one recording are coalesced: when a newer state arrives
+/// before the older one was written, only the newer one is, so a short call costs one line. `decisions/0007-records-as-json-until-the-catalog.md` says
 /// why a journal rather than a file per recording.
 final class RecordWriter: Sendable {
     let root: URL
     private let pool: NIOThreadPool
     private let logger: Logger
-    private let activeDelay: Duration
+    private let flushInterval: Duration
     private let flushTick: NIOLockedValueBox<RepeatedTask?> = NIOLockedValueBox(nil)
     private let pending = NIOLockedValueBox<[String: RecordingRecord]>([:])
     /// Open journals by path (only the writer's thread uses them); at most a few days at once.
@@ -41,13 +40,13 @@ final class RecordWriter: Sendable {
         var description: String { "\(operation): \(String(cString: strerror(errno)))" }
     }
 
-    init(dataDirectory: String, logger: Logger, activeDelay: Duration = .seconds(1)) {
+    init(dataDirectory: String, logger: Logger, flushInterval: Duration = .seconds(1)) {
         root = URL(fileURLWithPath: dataDirectory).appendingPathComponent("recordings")
         self.logger = logger
-        self.activeDelay = activeDelay
+        self.flushInterval = flushInterval
         pool = NIOThreadPool(numberOfThreads: 1)
         pool.start()
-        let interval = TimeAmount.nanoseconds(activeDelay.nanosecondsValue)
+        let interval = TimeAmount.nanoseconds(flushInterval.nanosecondsValue)
         let tick = MultiThreadedEventLoopGroup.singleton.next().scheduleRepeatedTask(initialDelay: interval, delay: interval) { [weak self] _ in
             self?.flushPending()
         }
@@ -92,26 +91,18 @@ final class RecordWriter: Sendable {
     /// Whether records can be written now: the server refuses new calls (503) while not.
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 
+    /// Queues the record's latest state; the flush tick writes it (at most `flushInterval` later).
+    /// Nothing here wakes the writer's thread: at thousands of calls a second a wake-up per
+    /// record cost more than the writing.
     func write(_ record: RecordingRecord) {
         pending.withLockedValue { $0[record.recordingID] = record }
-        let id = record.recordingID
-        if record.state == .completed {
-            // Written now even when an earlier state is waiting for its delay: that one then
-            // finds nothing left to write.
-            pool.submit { [self] state in
-                guard case .active = state else { return }
-                storePending(id)
-            }
-        }
-        // A running recording's state waits for the next flush tick (at most `activeDelay`).
     }
 
-    /// Writes every waiting record; the flush tick calls it every `activeDelay`.
+    /// Writes every waiting record; the flush tick calls it every `flushInterval`.
     private func flushPending() {
         pool.submit { [self] state in
             guard case .active = state else { return }
-            let ids = pending.withLockedValue { Array($0.keys) }
-            for id in ids { storePending(id) }
+            storeAllPending()
         }
     }
 
@@ -126,30 +117,38 @@ final class RecordWriter: Sendable {
         }
     }
 
-    private func storePending(_ id: String) {
-        guard let latest = pending.withLockedValue({ $0.removeValue(forKey: id) }) else { return }
-        store(latest)
-    }
-
-    private func store(_ record: RecordingRecord) {
-        let day = Self.dayNumber(record.startedAt)
-        do {
-            var line = record.jsonLine()
-            line.append(0x0A)
-            let fd = try journal(day: day)
-            // One write per line on an O_APPEND descriptor: lines never interleave, and a crash
-            // can only cut the last one short (a reader skips a line that does not parse).
-            let written = line.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
-            guard written == line.count else {
-                let code = errno
-                closeJournal(day: day)
-                throw WriteError(operation: "append", errno: written < 0 ? code : ENOSPC)
+    /// Appends every waiting record: the lines of one day's journal in one write.
+    private func storeAllPending() {
+        let records = pending.withLockedValue { queue in
+            defer { queue.removeAll(keepingCapacity: true) }
+            return Array(queue.values)
+        }
+        guard !records.isEmpty else { return }
+        var byDay: [Int64: [UInt8]] = [:]
+        var idsByDay: [Int64: [String]] = [:]
+        for record in records.sorted(by: { $0.startedAt < $1.startedAt }) {
+            let day = Self.dayNumber(record.startedAt)
+            byDay[day, default: []].append(contentsOf: record.jsonLine())
+            byDay[day, default: []].append(0x0A)
+            idsByDay[day, default: []].append(record.recordingID)
+        }
+        for (day, lines) in byDay {
+            do {
+                let fd = try journal(day: day)
+                // O_APPEND: the batch lands after what is there; a crash can only cut the last
+                // line short (a reader skips a line that does not parse).
+                let written = lines.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                guard written == lines.count else {
+                    let code = errno
+                    closeJournal(day: day)
+                    throw WriteError(operation: "append", errno: written < 0 ? code : ENOSPC)
+                }
+                healthy.store(true, ordering: .relaxed)
+            } catch {
+                failures.increment(by: idsByDay[day]?.count ?? 1)
+                healthy.store(false, ordering: .relaxed)
+                logger.error("recording records not written", metadata: ["records": "\(idsByDay[day]?.count ?? 0)", "error": "\(error)"])
             }
-            healthy.store(true, ordering: .relaxed)
-        } catch {
-            failures.increment()
-            healthy.store(false, ordering: .relaxed)
-            logger.error("recording record not written", metadata: ["recording": "\(record.recordingID)", "error": "\(error)"])
         }
     }
 
@@ -192,8 +191,7 @@ final class RecordWriter: Sendable {
     func drain() async {
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             pool.submit { [self] _ in
-                let ids = pending.withLockedValue { Array($0.keys) }
-                for id in ids { storePending(id) }
+                storeAllPending()
                 continuation.resume()
             }
         }

@@ -267,7 +267,7 @@ struct RecordWriterTests {
         // A file where the recordings folder should be: every write fails.
         let blocker = data.appendingPathComponent("recordings")
         try Data("not a folder".utf8).write(to: blocker)
-        let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"), activeDelay: .seconds(3600))
+        let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"), flushInterval: .seconds(3600))
         #expect(!writer.isHealthy)
         writer.write(try Self.record("r-1"))
         await writer.drain()
@@ -292,7 +292,7 @@ struct RecordWriterTests {
         var lines = try Self.lines(writer, record)
         #expect(lines.map { $0["problems"] as? [String] } == [["second"]])
         #expect(lines.first?["startedAt"] as? String == "2024-06-04T14:06:40.000Z")
-        // A completed record is written at once.
+        // The final state is written at shutdown at the latest.
         record.state = .completed
         writer.write(record)
         await writer.shutdown()
