@@ -10,7 +10,8 @@
 #
 # SCENARIO=sip-fixtures/sipp/bench-siprec.xml measures SIPREC session setups instead (multipart
 # INVITE with metadata); TRANSPORT=t1 runs over TCP. Each step also prints sipp's mean
-# INVITE-to-200 response time.
+# INVITE-to-200 response time. SIPRECD=path measures another build (an older commit, say);
+# NO_REFERENCE=1 skips sipp's UAS.
 #
 # Needs a release build (make release) and sipp (Debian sip-tester).
 set -euo pipefail
@@ -20,7 +21,7 @@ shift || true
 RATES=("$@")
 [ ${#RATES[@]} -gt 0 ] || RATES=(4000 6000 7000 8000 9000 10000 12000 15000)
 TRANSPORT=${TRANSPORT:-u1}
-SIPRECD=./.build/release/siprecd
+SIPRECD=${SIPRECD:-./.build/release/siprecd}
 SCENARIO=${SCENARIO:-sip-fixtures/sipp/bench-call.xml}
 WORK=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -90,4 +91,5 @@ echo "machine: $(nproc) cores, $(uname -r); sipp $(sipp -v 2>&1 | grep -o 'v[0-9
 # raise the default limit of 500,000 so that the limit is not what is measured.
 printf 'sip:\n  max-transactions: 4000000\n  max-concurrent-calls: 100000\n' > "$WORK/bench.yaml"
 bench_server siprecd 15080 "$SIPRECD" --config "$WORK/bench.yaml" --sip-listen "$LISTEN:127.0.0.1:15080" --data-dir "$WORK/var" --log-level warning
+[ -n "${NO_REFERENCE:-}" ] && exit 0
 bench_server sipp-uas 15082 sipp -sn uas -i 127.0.0.1 -p 15082 -t "$TRANSPORT" -buff_size 4194304 -nostdin

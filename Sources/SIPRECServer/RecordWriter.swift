@@ -24,7 +24,9 @@ final class RecordWriter: Sendable {
     private let logger: Logger
     private let flushInterval: Duration
     private let flushTick: NIOLockedValueBox<RepeatedTask?> = NIOLockedValueBox(nil)
-    private let pending = NIOLockedValueBox<[String: RecordingRecord]>([:])
+    /// Sessions whose record changed since the last flush; their records are derived and
+    /// encoded here, on the writer's thread.
+    private let pending = NIOLockedValueBox<[String: RecordingSession]>([:])
     /// Open journals by path (only the writer's thread uses them); at most a few days at once.
     private let journals = NIOLockedValueBox<[Int64: Int32]>([:])
     private let failures = Counter(label: "siprecd_record_write_failures_total")
@@ -94,8 +96,12 @@ final class RecordWriter: Sendable {
     /// Queues the record's latest state; the flush tick writes it (at most `flushInterval` later).
     /// Nothing here wakes the writer's thread: at thousands of calls a second a wake-up per
     /// record cost more than the writing.
+    func write(_ session: RecordingSession) {
+        pending.withLockedValue { $0[session.state.recordingID] = session }
+    }
+
     func write(_ record: RecordingRecord) {
-        pending.withLockedValue { $0[record.recordingID] = record }
+        write(RecordingSession(record: record))
     }
 
     /// Writes every waiting record; the flush tick calls it every `flushInterval`.
@@ -122,7 +128,7 @@ final class RecordWriter: Sendable {
         let records = pending.withLockedValue { queue in
             defer { queue.removeAll(keepingCapacity: true) }
             return Array(queue.values)
-        }
+        }.map(\.record)
         guard !records.isEmpty else { return }
         var byDay: [Int64: [UInt8]] = [:]
         var idsByDay: [Int64: [String]] = [:]

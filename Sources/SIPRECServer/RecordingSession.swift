@@ -7,14 +7,22 @@ import SIPStack
 
 /// One recording, as a value: the requests of its dialogs and their parsed bodies go in, the
 /// record (participants, streams, ids, metadata history) comes out. No sockets, clocks or
-/// files: the controller passes the time and writes the record.
-struct RecordingSession {
-    private(set) var record: RecordingRecord
+/// files: the controller passes the time and writes the state.
+///
+/// What the event loop needs (ids, legs, streams, metadata) is kept up to date in `state`; what
+/// only the written record needs (vendor ids, a plain call's parties) is derived in `record`,
+/// which the record writer reads on its own thread.
+struct RecordingSession: Sendable {
+    private(set) var state: RecordingRecord
     /// The metadata as it stands after every complete and partial update (RFC 7865 §6).
     private(set) var metadata: RecordingMetadata?
-    /// Header name/value pairs and the GTD part of the first INVITE, where vendor ids are found.
-    private let initialHeaders: [(name: String, value: String)]
+    /// The first INVITE's headers and GTD part, where vendor ids and a plain call's parties are found.
+    private let initialHeaders: SIPHeaders
+    private let initialFrom: SIPAddress?
+    private let initialTo: SIPAddress?
     private var gtd: String?
+    /// False for a session made from a whole record.
+    private let derivesFromRequest: Bool
     private let metadataLimits: MetadataLimits
     /// Display name on the near-end leg's From, the only place CUCM names the agent.
     private var nearEndName: String?
@@ -26,17 +34,19 @@ struct RecordingSession {
     init(recordingID: String, interactionID: String, source: RecordingRecord.Source, request: SIPRequest,
          peer: SIPPeer, leg: BuiltInBridgeLeg?, at now: Date, metadataLimits: MetadataLimits) {
         self.metadataLimits = metadataLimits
-        initialHeaders = request.headers.map { (name: $0.rawName, value: $0.value) }
-        record = RecordingRecord(
+        derivesFromRequest = true
+        initialHeaders = request.headers
+        initialFrom = request.from
+        initialTo = request.to
+        state = RecordingRecord(
             recordingID: recordingID, interactionID: interactionID, segment: 1, previousRecordingID: nil,
             source: source, state: .active, startedAt: now, endedAt: nil, durationSeconds: nil,
-            dialogs: [], sessionIDs: [], groupID: nil,
-            vendorIDs: VendorIdentifiers.extract(headers: initialHeaders, metadata: nil),
+            dialogs: [], sessionIDs: [], groupID: nil, vendorIDs: VendorIdentifiers(),
             builtInBridge: leg, participants: [], streams: [], metadataVersions: [], changes: [], problems: [])
         addDialog(request, peer: peer, leg: leg, at: now)
         switch source {
         case .plain:
-            record.participants = Self.plainParticipants(request)
+            break
         case .ciscoNetworkBased:
             ciscoParticipants = request.headers.values(Self.ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
             refreshParticipants()
@@ -45,24 +55,34 @@ struct RecordingSession {
         }
     }
 
+    /// A session standing for a record that is already whole (nothing left to derive).
+    init(record: RecordingRecord) {
+        state = record
+        initialHeaders = SIPHeaders()
+        initialFrom = nil
+        initialTo = nil
+        metadataLimits = MetadataLimits()
+        derivesFromRequest = false
+    }
+
     // MARK: - Events
 
     /// A further dialog joins the recording (the other Built-in-Bridge leg).
     mutating func addDialog(_ request: SIPRequest, peer: SIPPeer, leg: BuiltInBridgeLeg?, at now: Date) {
-        record.dialogs.append(RecordingRecord.Dialog(
+        state.dialogs.append(RecordingRecord.Dialog(
             callID: request.callID ?? "", leg: leg?.side.rawValue, source: peer.remoteAddress.ipAddress.map { "\($0):\(peer.remoteAddress.port ?? 0)" } ?? "",
             transport: peer.transport.rawValue.lowercased(), startedAt: now, endedAt: nil, endReason: nil))
         if let leg, leg.side == .nearEnd, let from = request.from {
             nearEndName = Self.trimmedName(from.displayName)
         }
-        if record.builtInBridge == nil { record.builtInBridge = leg }
-        refreshParticipants()
+        if state.builtInBridge == nil { state.builtInBridge = leg }
+        if state.source == .builtInBridge { refreshParticipants() }
     }
 
-    var hasOpenDialogs: Bool { record.dialogs.contains { $0.endedAt == nil } }
+    var hasOpenDialogs: Bool { state.dialogs.contains { $0.endedAt == nil } }
 
     func hasLeg(_ side: BuiltInBridgeLeg.Side) -> Bool {
-        record.dialogs.contains { $0.leg == side.rawValue && $0.endedAt == nil }
+        state.dialogs.contains { $0.leg == side.rawValue && $0.endedAt == nil }
     }
 
     /// The SRC's SDP (an offer, or the answer in the ACK after our delayed offer) with the
@@ -70,7 +90,7 @@ struct RecordingSession {
     mutating func applySDP(_ sdp: SessionDescription, ports: [Int?], leg: String?, method: String, at now: Date) {
         var what: [String] = []
         // The first SDP of a dialog describes it; later ones change it.
-        let isChange = record.streams.contains { $0.leg == leg }
+        let isChange = state.streams.contains { $0.leg == leg }
         for (index, media) in sdp.media.enumerated() {
             let id = Self.streamID(label: media.label, leg: leg, index: index)
             let localPort = index < ports.count ? ports[index] : nil
@@ -83,19 +103,20 @@ struct RecordingSession {
                     ?? media.formats.first.flatMap { SDPAnswerer.encodingName($0, in: media) },
                 srtp: media.proto.uppercased().contains("SAVP"), localPort: localPort,
                 remote: connection.map { "\($0):\(media.port)" }, state: paused ? "paused" : "active")
-            if let existing = record.streams.firstIndex(where: { $0.leg == leg && $0.mline == index }) {
-                let before = record.streams[existing]
+            if let existing = state.streams.firstIndex(where: { $0.leg == leg && $0.mline == index }) {
+                let before = state.streams[existing]
                 if before.state != stream.state { what.append("\(stream.state == "paused" ? "hold" : "resume") \(id)") }
                 if before.codec != stream.codec { what.append("codec \(id)") }
                 if before.remote != stream.remote, before.state == stream.state { what.append("media address \(id)") }
-                record.streams[existing] = stream
+                state.streams[existing] = stream
             } else {
                 if isChange { what.append("stream added \(id)") }
-                record.streams.append(stream)
+                state.streams.append(stream)
             }
         }
         if isChange { noteChange(method: method, what: what.isEmpty ? ["sdp"] : what, at: now) }
-        refreshParticipants()
+        // SIPREC parties send labels, which do not change with the SDP; the others send streams.
+        if state.source != .siprec { refreshParticipants() }
     }
 
     /// A metadata document from an INVITE, re-INVITE, UPDATE or BYE. A document that does not
@@ -116,15 +137,14 @@ struct RecordingSession {
             }
         } catch {
             version.error = error.description
-            record.problems.append("metadata version \(record.metadataVersions.count + 1) (\(method)) not parsed: \(error.description)")
+            state.problems.append("metadata version \(state.metadataVersions.count + 1) (\(method)) not parsed: \(error.description)")
         }
-        record.metadataVersions.append(version)
+        state.metadataVersions.append(version)
         if let metadata {
-            record.sessionIDs = metadata.sessionIDs
-            record.groupID = metadata.groupID
-            record.vendorIDs = VendorIdentifiers.extract(headers: initialHeaders, metadata: metadata, gtd: gtd)
+            state.sessionIDs = metadata.sessionIDs
+            state.groupID = metadata.groupID
         }
-        if method != "INVITE" || record.metadataVersions.count > 1 { noteChange(method: method, what: ["metadata"], at: now) }
+        if method != "INVITE" || state.metadataVersions.count > 1 { noteChange(method: method, what: ["metadata"], at: now) }
         refreshParticipants()
     }
 
@@ -133,7 +153,7 @@ struct RecordingSession {
         let named = request.headers.values(Self.ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
         guard !named.isEmpty, named != ciscoParticipants else { return }
         // Parties no longer named stay in the record as disassociated.
-        for var participant in record.participants where participant.associated && !named.contains(where: { $0.aor == participant.aor }) {
+        for var participant in state.participants where participant.associated && !named.contains(where: { $0.aor == participant.aor }) {
             participant.associated = false
             participant.sends = []
             participant.receives = []
@@ -147,41 +167,52 @@ struct RecordingSession {
     /// Returns true when this was the last open dialog: the recording is complete.
     @discardableResult
     mutating func endDialog(callID: String, reason: String, at now: Date) -> Bool {
-        if let index = record.dialogs.firstIndex(where: { $0.callID == callID && $0.endedAt == nil }) {
-            record.dialogs[index].endedAt = now
-            record.dialogs[index].endReason = reason
+        if let index = state.dialogs.firstIndex(where: { $0.callID == callID && $0.endedAt == nil }) {
+            state.dialogs[index].endedAt = now
+            state.dialogs[index].endReason = reason
         }
         guard !hasOpenDialogs else { return false }
-        if record.source == .builtInBridge {
-            for side in [BuiltInBridgeLeg.Side.nearEnd, .farEnd] where !record.dialogs.contains(where: { $0.leg == side.rawValue }) {
-                record.problems.append("the \(side.rawValue) leg never arrived")
+        if state.source == .builtInBridge {
+            for side in [BuiltInBridgeLeg.Side.nearEnd, .farEnd] where !state.dialogs.contains(where: { $0.leg == side.rawValue }) {
+                state.problems.append("the \(side.rawValue) leg never arrived")
             }
         }
-        record.state = .completed
-        record.endedAt = now
-        record.durationSeconds = max(0, now.timeIntervalSince(record.startedAt))
+        state.state = .completed
+        state.endedAt = now
+        state.durationSeconds = max(0, now.timeIntervalSince(state.startedAt))
         return true
     }
 
     /// Links this recording to the one before it in the same interaction.
     mutating func link(interactionID: String, previousRecordingID: String, segment: Int) {
-        record.interactionID = interactionID
-        record.previousRecordingID = previousRecordingID
-        record.segment = segment
+        state.interactionID = interactionID
+        state.previousRecordingID = previousRecordingID
+        state.segment = segment
     }
 
     // MARK: - Derived state
 
+    /// The whole record: `state` plus what is derived from the first INVITE and the metadata
+    /// only when the record is written (vendor ids, a plain call's parties).
+    var record: RecordingRecord {
+        guard derivesFromRequest else { return state }
+        var record = state
+        let headers = initialHeaders.map { (name: $0.rawName, value: $0.value) }
+        record.vendorIDs = VendorIdentifiers.extract(headers: headers, metadata: metadata, gtd: gtd)
+        if record.source == .plain { record.participants = plainParticipants() }
+        return record
+    }
+
     private mutating func noteChange(method: String, what: [String], at now: Date) {
-        if let last = record.changes.last, last.at == now, last.method == method {
-            record.changes[record.changes.count - 1].what += what
+        if let last = state.changes.last, last.at == now, last.method == method {
+            state.changes[state.changes.count - 1].what += what
         } else {
-            record.changes.append(RecordingRecord.Change(at: now, method: method, what: what))
+            state.changes.append(RecordingRecord.Change(at: now, method: method, what: what))
         }
     }
 
     private mutating func refreshParticipants() {
-        switch record.source {
+        switch state.source {
         case .siprec:
             guard let metadata else { return }
             let current = metadata.resolvedParticipants().map {
@@ -191,28 +222,28 @@ struct RecordingSession {
             }
             // A complete update that no longer lists someone replaces the state (RFC 7865), but
             // the record keeps everyone who was on the call, as disassociated.
-            let departed = record.participants.filter { old in !current.contains { $0.id == old.id } }.map {
+            let departed = state.participants.filter { old in !current.contains { $0.id == old.id } }.map {
                 var participant = $0
                 participant.associated = false
                 participant.sends = []
                 participant.receives = []
                 return participant
             }
-            record.participants = current + departed
+            state.participants = current + departed
         case .builtInBridge:
-            guard let leg = record.builtInBridge else { return }
-            let near = record.streams.filter { $0.leg == BuiltInBridgeLeg.Side.nearEnd.rawValue }.map(\.id)
-            let far = record.streams.filter { $0.leg == BuiltInBridgeLeg.Side.farEnd.rawValue }.map(\.id)
-            record.participants = [
+            guard let leg = state.builtInBridge else { return }
+            let near = state.streams.filter { $0.leg == BuiltInBridgeLeg.Side.nearEnd.rawValue }.map(\.id)
+            let far = state.streams.filter { $0.leg == BuiltInBridgeLeg.Side.farEnd.rawValue }.map(\.id)
+            state.participants = [
                 RecordingRecord.Participant(id: nil, aor: leg.nearEndAddr, name: nearEndName, role: "nearend", device: leg.nearEndDevice,
                                             sends: near, receives: far, associated: true, associateTime: nil, disassociateTime: nil),
                 RecordingRecord.Participant(id: nil, aor: leg.farEndAddr, name: nil, role: "farend", device: leg.farEndDevice,
                                             sends: far, receives: near, associated: true, associateTime: nil, disassociateTime: nil),
             ]
         case .ciscoNetworkBased:
-            record.participants = ciscoParticipants.map { named in
-                let sends = named.mediaIndices.compactMap { index in record.streams.first { $0.leg == nil && $0.mline == index }?.id }
-                let receives = record.streams.filter { $0.leg == nil && !named.mediaIndices.contains($0.mline) }.map(\.id)
+            state.participants = ciscoParticipants.map { named in
+                let sends = named.mediaIndices.compactMap { index in state.streams.first { $0.leg == nil && $0.mline == index }?.id }
+                let receives = state.streams.filter { $0.leg == nil && !named.mediaIndices.contains($0.mline) }.map(\.id)
                 return RecordingRecord.Participant(id: nil, aor: named.aor, name: nil, role: nil, device: nil, sends: sends,
                                                    receives: receives, associated: true, associateTime: nil, disassociateTime: nil)
             } + departedParticipants
@@ -231,15 +262,15 @@ struct RecordingSession {
     static let remotePartyID = SIPHeaderName("Remote-Party-ID")
 
     /// Caller from P-Asserted-Identity, Remote-Party-ID or From; callee from To.
-    static func plainParticipants(_ request: SIPRequest) -> [RecordingRecord.Participant] {
+    func plainParticipants() -> [RecordingRecord.Participant] {
         func header(_ name: SIPHeaderName) -> SIPAddress? {
-            request.headers.firstValue(name).flatMap { try? SIPAddress(parsing: $0) }
+            initialHeaders.firstValue(name).flatMap { try? SIPAddress(parsing: $0) }
         }
         var result: [RecordingRecord.Participant] = []
-        if let caller = header(pAssertedIdentity) ?? header(remotePartyID) ?? request.from {
-            result.append(participant(caller, role: "caller"))
+        if let caller = header(Self.pAssertedIdentity) ?? header(Self.remotePartyID) ?? initialFrom {
+            result.append(Self.participant(caller, role: "caller"))
         }
-        if let callee = request.to { result.append(participant(callee, role: "callee")) }
+        if let callee = initialTo { result.append(Self.participant(callee, role: "callee")) }
         return result
     }
 

@@ -252,7 +252,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
                 // The other leg already ended: this late leg is the next segment of the same call.
                 session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
             }
-            interactions.note(keys, .init(interactionID: session.record.interactionID, recordingID: recordingID, segment: session.record.segment))
+            interactions.note(keys, .init(interactionID: session.state.interactionID, recordingID: recordingID, segment: session.state.segment))
         }
         recordings[recordingID] = session
         return recordingID
@@ -262,13 +262,13 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// the next segment of that interaction.
     private func linkSegment(_ recordingID: String) {
         guard var session = recordings[recordingID] else { return }
-        let keys = InteractionIndex.keys(sessionIDs: session.record.sessionIDs, groupID: session.record.groupID, bibPairingKey: nil)
+        let keys = InteractionIndex.keys(sessionIDs: session.state.sessionIDs, groupID: session.state.groupID, bibPairingKey: nil)
         guard !keys.isEmpty else { return }
-        if session.record.previousRecordingID == nil, let previous = interactions.find(keys), previous.recordingID != recordingID {
+        if session.state.previousRecordingID == nil, let previous = interactions.find(keys), previous.recordingID != recordingID {
             session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
             recordings[recordingID] = session
         }
-        interactions.note(keys, .init(interactionID: session.record.interactionID, recordingID: recordingID, segment: session.record.segment))
+        interactions.note(keys, .init(interactionID: session.state.interactionID, recordingID: recordingID, segment: session.state.segment))
     }
 
     // MARK: - During the call
@@ -362,18 +362,18 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let complete = session.endDialog(callID: call.callID, reason: reason, at: Date())
         if complete {
             recordings[call.recordingID] = nil
-            if let key = session.record.builtInBridge?.pairingKey, openBridges[key] == call.recordingID { openBridges[key] = nil }
+            if let key = session.state.builtInBridge?.pairingKey, openBridges[key] == call.recordingID { openBridges[key] = nil }
             logger.info("recording session ended", metadata: [
-                "recording": "\(call.recordingID)", "reason": "\(reason)", "source": "\(session.record.source.rawValue)",
+                "recording": "\(call.recordingID)", "reason": "\(reason)", "source": "\(session.state.source.rawValue)",
             ])
         } else {
             recordings[call.recordingID] = session
         }
-        writer.write(session.record)
+        writer.write(session)
     }
 
     private func saveRecord(_ recordingID: String) {
-        if let record = recordings[recordingID]?.record { writer.write(record) }
+        if let session = recordings[recordingID] { writer.write(session) }
     }
 
     private func releasePorts(_ call: Call) {
