@@ -56,8 +56,10 @@ public struct BuiltInBridgeLeg: Sendable, Equatable, Codable {
     }
 
     /// The key both legs of one recorded call share: the near-end cluster id, `x-refci` and
-    /// `x-farendrefci` (the near-end leg's refci is unique within its cluster).
-    public var pairingKey: String {
-        [nearEndClusterID ?? "", refci ?? "", farEndRefci ?? ""].joined(separator: "/")
+    /// `x-farendrefci` (the near-end leg's refci is unique within its cluster). Nil without
+    /// `x-refci`: such a leg cannot be told apart from another call's and is never paired.
+    public var pairingKey: String? {
+        guard let refci, !refci.isEmpty else { return nil }
+        return [nearEndClusterID ?? "", refci, farEndRefci ?? ""].joined(separator: "/")
     }
 }

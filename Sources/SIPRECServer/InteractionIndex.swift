@@ -11,10 +11,13 @@ struct InteractionIndex {
     }
 
     let capacity: Int
-    private var entries: [String: Entry] = [:]
-    /// Insertion order, for eviction; keys re-noted move to the back lazily.
-    private var order: [String] = []
+    private var entries: [String: (entry: Entry, generation: UInt64)] = [:]
+    /// Keys in the order they were last noted, oldest first; a key noted again is appended and
+    /// its older place skipped (its generation no longer matches), so eviction is least
+    /// recently noted first.
+    private var order: [(key: String, generation: UInt64)] = []
     private var orderStart = 0
+    private var generation: UInt64 = 0
 
     init(capacity: Int) {
         self.capacity = max(1, capacity)
@@ -24,17 +27,21 @@ struct InteractionIndex {
 
     /// The most recent recording known under any of `keys`.
     func find(_ keys: [String]) -> Entry? {
-        keys.compactMap { entries[$0] }.max { $0.segment < $1.segment }
+        keys.compactMap { entries[$0]?.entry }.max { $0.segment < $1.segment }
     }
 
-    /// Remembers `entry` as the latest recording under each key.
+    /// Remembers `entry` under each key, unless a later segment is already known there.
     mutating func note(_ keys: [String], _ entry: Entry) {
         for key in keys {
-            if entries.updateValue(entry, forKey: key) == nil { order.append(key) }
+            if let known = entries[key], known.entry.segment > entry.segment, known.entry.interactionID == entry.interactionID { continue }
+            generation += 1
+            entries[key] = (entry, generation)
+            order.append((key, generation))
         }
         while entries.count > capacity, orderStart < order.count {
-            entries[order[orderStart]] = nil
+            let (key, noted) = order[orderStart]
             orderStart += 1
+            if entries[key]?.generation == noted { entries[key] = nil }
         }
         if orderStart > 1024, orderStart * 2 > order.count {
             order.removeFirst(orderStart)

@@ -125,18 +125,19 @@ final class RecordWriter: Sendable {
 
     /// Appends every waiting record: the lines of one day's journal in one write.
     private func storeAllPending() {
-        let records = pending.withLockedValue { queue in
+        let sessions = pending.withLockedValue { queue in
             defer { queue.removeAll(keepingCapacity: true) }
             return Array(queue.values)
-        }.map(\.record)
-        guard !records.isEmpty else { return }
+        }
+        guard !sessions.isEmpty else { return }
         var byDay: [Int64: [UInt8]] = [:]
-        var idsByDay: [Int64: [String]] = [:]
-        for record in records.sorted(by: { $0.startedAt < $1.startedAt }) {
+        var sessionsByDay: [Int64: [RecordingSession]] = [:]
+        for session in sessions.sorted(by: { $0.state.startedAt < $1.state.startedAt }) {
+            let record = session.record
             let day = Self.dayNumber(record.startedAt)
             byDay[day, default: []].append(contentsOf: record.jsonLine())
             byDay[day, default: []].append(0x0A)
-            idsByDay[day, default: []].append(record.recordingID)
+            sessionsByDay[day, default: []].append(session)
         }
         for (day, lines) in byDay {
             do {
@@ -151,9 +152,17 @@ final class RecordWriter: Sendable {
                 }
                 healthy.store(true, ordering: .relaxed)
             } catch {
-                failures.increment(by: idsByDay[day]?.count ?? 1)
+                // Kept for the next flush (unless a newer state came meanwhile): a record is
+                // never dropped because storage failed for a while.
+                let unwritten = sessionsByDay[day] ?? []
+                pending.withLockedValue { queue in
+                    for session in unwritten where queue[session.state.recordingID] == nil {
+                        queue[session.state.recordingID] = session
+                    }
+                }
+                failures.increment(by: unwritten.count)
                 healthy.store(false, ordering: .relaxed)
-                logger.error("recording records not written", metadata: ["records": "\(idsByDay[day]?.count ?? 0)", "error": "\(error)"])
+                logger.error("recording records not written, kept for the next attempt", metadata: ["records": "\(unwritten.count)", "error": "\(error)"])
             }
         }
     }

@@ -1,49 +1,61 @@
-/// Recording ids in the RFC 9562 version 4 UUID format, without a system call per id:
-/// two SplitMix64 streams seeded from the system's random generator and reseeded every
-/// `reseedInterval` ids, so ids are unique in practice and cannot be predicted from a few of
-/// them for long. (Foundation's UUID() reads the system generator every time: a measurable
-/// share of a call's CPU at thousands of calls per second.)
-struct RecordingIDGenerator {
-    private var high: UInt64 = 0
-    private var low: UInt64 = 0
-    private var remaining = 0
-    let reseedInterval: Int
+#if canImport(Glibc)
+import Glibc
+#endif
 
-    init(reseedInterval: Int = 1024) {
-        self.reseedInterval = max(1, reseedInterval)
+/// Recording ids in the RFC 9562 version 4 UUID format: 122 random bits each, from the
+/// kernel's generator (/dev/urandom) read in batches of `batch` ids (Foundation's UUID() makes one system call
+/// per id, a measurable share of a call's CPU at thousands of calls per second). Unlike a
+/// seeded PRNG, seeing some ids tells nothing about others.
+struct RecordingIDGenerator {
+    private var random: [UInt8] = []
+    private var offset = 0
+    let batch: Int
+
+    init(batch: Int = 256) {
+        self.batch = max(1, batch)
     }
 
     mutating func next() -> String {
-        if remaining == 0 {
-            var system = SystemRandomNumberGenerator()
-            high = system.next()
-            low = system.next()
-            remaining = reseedInterval
-        }
-        remaining -= 1
-        var a = Self.splitMix(&high)
-        var b = Self.splitMix(&low)
-        // RFC 9562 §5.4: version 4 in bits 48-51, variant 0b10 in bits 64-65.
-        a = (a & 0xFFFF_FFFF_FFFF_0FFF) | 0x0000_0000_0000_4000
-        b = (b & 0x3FFF_FFFF_FFFF_FFFF) | 0x8000_0000_0000_0000
-        let hex = Array("0123456789abcdef".utf8)
+        if offset + 16 > random.count { refill() }
+        var bytes = Array(random[offset..<(offset + 16)])
+        offset += 16
+        // RFC 9562 §5.4: version 4 in the high nibble of byte 6, variant 0b10 in byte 8.
+        bytes[6] = (bytes[6] & 0x0F) | 0x40
+        bytes[8] = (bytes[8] & 0x3F) | 0x80
         var text = [UInt8]()
         text.reserveCapacity(36)
-        for (index, word) in [a, b].enumerated() {
-            for nibble in 0..<16 {
-                let position = index * 16 + nibble
-                if position == 8 || position == 12 || position == 16 || position == 20 { text.append(UInt8(ascii: "-")) }
-                text.append(hex[Int((word >> UInt64(60 - nibble * 4)) & 0xF)])
-            }
+        for (index, byte) in bytes.enumerated() {
+            if index == 4 || index == 6 || index == 8 || index == 10 { text.append(UInt8(ascii: "-")) }
+            text.append(Self.hexDigit(byte >> 4))
+            text.append(Self.hexDigit(byte & 0x0F))
         }
         return String(decoding: text, as: UTF8.self)
     }
 
-    private static func splitMix(_ state: inout UInt64) -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
+    private mutating func refill() {
+        random = [UInt8](repeating: 0, count: batch * 16)
+        var filled = 0
+        let fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)
+        if fd >= 0 {
+            random.withUnsafeMutableBytes { buffer in
+                guard let base = buffer.baseAddress else { return }
+                while filled < buffer.count {
+                    let got = read(fd, base + filled, buffer.count - filled)
+                    guard got > 0 else { break }
+                    filled += got
+                }
+            }
+            close(fd)
+        }
+        if filled < random.count {
+            // /dev/urandom not readable (not expected on Linux): the system generator fills in.
+            var system = SystemRandomNumberGenerator()
+            for index in filled..<random.count { random[index] = UInt8.random(in: .min ... .max, using: &system) }
+        }
+        offset = 0
+    }
+
+    private static func hexDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
     }
 }

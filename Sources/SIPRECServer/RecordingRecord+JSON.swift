@@ -100,6 +100,7 @@ extension RecordingRecord {
             json.endObject()
         }
         json.endArray()
+        json.int("metadataVersionsDropped", metadataVersionsDropped)
         json.beginArray("changes")
         for change in changes {
             json.beginObject()

@@ -100,7 +100,11 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
     public var builtInBridge: BuiltInBridgeLeg?
     public var participants: [Participant]
     public var streams: [Stream]
+    /// Every metadata document received, with its arrival time: the first one and the latest
+    /// `sessions.metadata.max-versions - 1`; `metadataVersionsDropped` counts those in between
+    /// that were let go (an SRC updating without end must not grow a recording without end).
     public var metadataVersions: [MetadataVersion]
+    public var metadataVersionsDropped: Int
     public var changes: [Change]
     /// Things an operator should know (metadata that did not parse, a leg that never came).
     public var problems: [String]

@@ -24,6 +24,7 @@ struct RecordingSession: Sendable {
     /// False for a session made from a whole record.
     private let derivesFromRequest: Bool
     private let metadataLimits: MetadataLimits
+    private let maxMetadataVersions: Int
     /// Display name on the near-end leg's From, the only place CUCM names the agent.
     private var nearEndName: String?
     /// Participants named by X-Cisco-Recording-Participant, by m-line index.
@@ -32,8 +33,9 @@ struct RecordingSession: Sendable {
     private var departedParticipants: [RecordingRecord.Participant] = []
 
     init(recordingID: String, interactionID: String, source: RecordingRecord.Source, request: SIPRequest,
-         peer: SIPPeer, leg: BuiltInBridgeLeg?, at now: Date, metadataLimits: MetadataLimits) {
+         peer: SIPPeer, leg: BuiltInBridgeLeg?, at now: Date, metadataLimits: MetadataLimits, maxMetadataVersions: Int = 64) {
         self.metadataLimits = metadataLimits
+        self.maxMetadataVersions = maxMetadataVersions
         derivesFromRequest = true
         initialHeaders = request.headers
         initialFrom = request.from
@@ -42,7 +44,7 @@ struct RecordingSession: Sendable {
             recordingID: recordingID, interactionID: interactionID, segment: 1, previousRecordingID: nil,
             source: source, state: .active, startedAt: now, endedAt: nil, durationSeconds: nil,
             dialogs: [], sessionIDs: [], groupID: nil, vendorIDs: VendorIdentifiers(),
-            builtInBridge: leg, participants: [], streams: [], metadataVersions: [], changes: [], problems: [])
+            builtInBridge: leg, participants: [], streams: [], metadataVersions: [], metadataVersionsDropped: 0, changes: [], problems: [])
         addDialog(request, peer: peer, leg: leg, at: now)
         switch source {
         case .plain:
@@ -62,6 +64,7 @@ struct RecordingSession: Sendable {
         initialFrom = nil
         initialTo = nil
         metadataLimits = MetadataLimits()
+        maxMetadataVersions = 64
         derivesFromRequest = false
     }
 
@@ -137,9 +140,13 @@ struct RecordingSession: Sendable {
             }
         } catch {
             version.error = error.description
-            state.problems.append("metadata version \(state.metadataVersions.count + 1) (\(method)) not parsed: \(error.description)")
+            state.problems.append("metadata version \(state.metadataVersions.count + state.metadataVersionsDropped + 1) (\(method)) not parsed: \(error.description)")
         }
         state.metadataVersions.append(version)
+        if state.metadataVersions.count > max(2, maxMetadataVersions) {
+            state.metadataVersions.remove(at: 1)
+            state.metadataVersionsDropped += 1
+        }
         if let metadata {
             state.sessionIDs = metadata.sessionIDs
             state.groupID = metadata.groupID
@@ -181,6 +188,10 @@ struct RecordingSession: Sendable {
         state.endedAt = now
         state.durationSeconds = max(0, now.timeIntervalSince(state.startedAt))
         return true
+    }
+
+    mutating func noteProblem(_ problem: String) {
+        state.problems.append(problem)
     }
 
     /// Links this recording to the one before it in the same interaction.

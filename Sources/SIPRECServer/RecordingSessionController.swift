@@ -63,17 +63,22 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// Where records are written (`<data-dir>/recordings`).
     public var recordsDirectory: URL { writer.root }
 
-    /// At shutdown: answers not yet sent are dropped, recordings still running are written as
-    /// ended by the shutdown, and every queued write is finished.
-    public func shutdown() {
+    /// At shutdown: INVITEs not answered yet get 503 with Retry-After (the SRC tries another
+    /// recorder), recordings still running are ended with a BYE so the SRC stops sending media
+    /// here, and their records are written as ended by the shutdown. (A graceful drain that
+    /// lets calls finish is the high-availability work's.)
+    public func shutdown(core: SIPServerCore) {
         for (key, call) in pending {
             call.pendingAnswer?.cancel()
+            core.respond(to: key, status: 503, headers: rejectionHeaders(status: 503, warning: .misc("recorder shutting down"), core: core))
             finishDialog(call, reason: "server shutdown")
             pending[key] = nil
         }
         for (id, call) in established {
-            finishDialog(call, reason: "server shutdown")
+            // Out of the table first: the BYE's dialogEnded event then finds nothing to end twice.
             established[id] = nil
+            core.sendBYE(id, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=503;text=\"recorder shutting down\"")])
+            finishDialog(call, reason: "server shutdown")
         }
     }
 
@@ -124,15 +129,38 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     // MARK: - New sessions
 
-    private func refuse(_ incoming: SIPIncomingRequest, core: SIPServerCore, status: Int, warning: String? = nil, why: String) {
+    private func refuse(_ incoming: SIPIncomingRequest, core: SIPServerCore, status: Int, warning: Warning? = nil, why: String) {
+        core.respond(to: incoming.key, status: status, headers: rejectionHeaders(status: status, warning: warning, core: core))
+        logger.notice("recording session refused", metadata: ["status": "\(status)", "why": "\(why)"])
+    }
+
+    /// RFC 3261 §20.43 warning codes: 304 "media type not available" for streams we cannot
+    /// take, 399 (miscellaneous) with our text otherwise.
+    struct Warning {
+        var code: Int
+        var text: String
+        static func misc(_ text: String) -> Warning { Warning(code: 399, text: text) }
+        static let noRecordableStream = Warning(code: 304, text: "no recordable audio stream")
+        static let tooManyStreams = Warning(code: 304, text: "too many media streams")
+    }
+
+    /// Retry-After on a 503 (the SBC tries another recorder), Accept on a 415 (RFC 3261
+    /// §21.4.16), and the Warning.
+    private func rejectionHeaders(status: Int, warning: Warning?, core: SIPServerCore) -> [SIPHeaderField] {
         var headers: [SIPHeaderField] = []
         if status == 503 { headers.append(SIPHeaderField(name: .retryAfter, value: "5")) }
-        if let warning { headers.append(SIPHeaderField(name: .warning, value: "399 siprecd \"\(warning)\"")) }
+        if let warning { headers.append(SIPHeaderField(name: .warning, value: "\(warning.code) siprecd \"\(warning.text)\"")) }
         if status == 415 {
             headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", ")))
         }
-        core.respond(to: incoming.key, status: status, headers: headers)
-        logger.notice("recording session refused", metadata: ["status": "\(status)", "why": "\(why)"])
+        return headers
+    }
+
+    /// Our Contact, marked +sip.srs on a recording session (RFC 7866 §6.1.1).
+    private func recorderContact(_ incoming: SIPIncomingRequest, isSIPREC: Bool, core: SIPServerCore) -> SIPHeaderField {
+        var contact = core.endpoint.contact(for: incoming.peer, requestURI: incoming.request.uri)
+        if isSIPREC { contact.parameters.append(SIPParameter("+sip.srs")) }
+        return SIPHeaderField(name: .contact, value: contact.description)
     }
 
     private func handleInitialINVITE(_ incoming: SIPIncomingRequest, core: SIPServerCore) {
@@ -149,10 +177,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let body: SessionBody
         switch SessionBody.parse(request) {
         case .success(let parsed): body = parsed
-        case .failure(let rejection): return refuse(incoming, core: core, status: rejection.status, warning: rejection.warning, why: rejection.warning)
+        case .failure(let rejection): return refuse(incoming, core: core, status: rejection.status, warning: .misc(rejection.warning), why: rejection.warning)
         }
         let isSIPREC = Self.isSIPREC(request, hasMetadataPart: body.metadata != nil)
-        let bridgeLeg = isSIPREC ? nil : request.from.flatMap { BuiltInBridgeLeg(uriParameters: $0.uri.parameters.map { (name: $0.name, value: $0.value) }) }
+        let bridgeLeg = isSIPREC ? nil : request.from.flatMap(BuiltInBridgeLeg.init(from:))
         let source: RecordingRecord.Source
         if isSIPREC {
             source = .siprec
@@ -176,14 +204,14 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let answerSDP: SessionDescription
         if let offer = body.sdp {
             guard offer.media.count <= configuration.maxStreamsPerCall else {
-                return refuse(incoming, core: core, status: 488, warning: "too many media streams", why: "too many media streams")
+                return refuse(incoming, core: core, status: 488, warning: .tooManyStreams, why: "too many media streams")
             }
             call.ports = offer.media.map { SDPAnswerer.isRecordable($0) ? portPool.allocate() : nil }
             guard call.ports.contains(where: { $0 != nil }) else {
                 let exhausted = offer.media.contains(where: SDPAnswerer.isRecordable)
                 releasePorts(call)
                 return exhausted ? refuse(incoming, core: core, status: 503, why: "no free media ports")
-                    : refuse(incoming, core: core, status: 488, warning: "no recordable audio stream", why: "no recordable stream")
+                    : refuse(incoming, core: core, status: 488, warning: .noRecordableStream, why: "no recordable stream")
             }
             call.lastRemoteSDP = offer
             answerSDP = call.answerer.answer(to: offer, ports: call.ports)
@@ -214,10 +242,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             let dialogID = SIPDialogID(callID: request.callID ?? "", localTag: incoming.localTag, remoteTag: request.from?.tag ?? "")
             call.dialogID = dialogID
             established[dialogID] = call
-            var contact = core.endpoint.contact(for: incoming.peer, requestURI: request.uri)
-            // RFC 7866 §6.1.1: the SRS marks its Contact with +sip.srs.
-            if call.isSIPREC { contact.parameters.append(SIPParameter("+sip.srs")) }
-            var headers = [SIPHeaderField(name: .contact, value: contact.description),
+            var headers = [recorderContact(incoming, isSIPREC: call.isSIPREC, core: core),
                            SIPHeaderField(name: .contentType, value: "application/sdp")]
             headers += core.endpoint.capabilityHeaders().filter { $0.name != .accept }
             core.respond(to: incoming.key, status: 200, headers: headers, body: ByteBuffer(string: answerSDP.text))
@@ -236,7 +261,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// anything else starts a new recording.
     private func startOrJoinRecording(source: RecordingRecord.Source, request: SIPRequest, peer: SIPPeer,
                                       leg: BuiltInBridgeLeg?, at now: Date) -> String {
-        if let leg, let openID = openBridges[leg.pairingKey], var session = recordings[openID], !session.hasLeg(leg.side) {
+        let pairingKey = leg?.pairingKey
+        if let leg, let pairingKey, let openID = openBridges[pairingKey], var session = recordings[openID] {
+            // The other leg, or a new dialog of a side whose old one has not ended yet (CUCM
+            // re-INVITEs as a new dialog on hold/resume): both belong to the open recording.
             session.addDialog(request, peer: peer, leg: leg, at: now)
             recordings[openID] = session
             return openID
@@ -244,37 +272,52 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         // An interaction is named after its first recording; later segments take that name.
         let recordingID = recordingIDs.next()
         var session = RecordingSession(recordingID: recordingID, interactionID: recordingID, source: source,
-                                       request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits)
-        if let leg {
-            openBridges[leg.pairingKey] = recordingID
-            let keys = InteractionIndex.keys(sessionIDs: [], groupID: nil, bibPairingKey: leg.pairingKey)
-            if let previous = interactions.find(keys) {
-                // The other leg already ended: this late leg is the next segment of the same call.
-                session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
-            }
-            interactions.note(keys, .init(interactionID: session.state.interactionID, recordingID: recordingID, segment: session.state.segment))
+                                       request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits,
+                                       maxMetadataVersions: configuration.maxMetadataVersions)
+        if leg != nil, pairingKey == nil {
+            session.noteProblem("Built-in-Bridge leg without x-refci: recorded alone, not paired")
+        }
+        if let pairingKey {
+            openBridges[pairingKey] = recordingID
+            link(&session, keys: InteractionIndex.keys(sessionIDs: [], groupID: nil, bibPairingKey: pairingKey))
         }
         recordings[recordingID] = session
         return recordingID
     }
 
     /// A SIPREC recording whose communication session or group was recorded before becomes
-    /// the next segment of that interaction.
+    /// the next segment of that interaction. Only the first metadata links (later updates only
+    /// make their ids known), so a recording never becomes a segment of a later one.
     private func linkSegment(_ recordingID: String) {
         guard var session = recordings[recordingID] else { return }
         let keys = InteractionIndex.keys(sessionIDs: session.state.sessionIDs, groupID: session.state.groupID, bibPairingKey: nil)
         guard !keys.isEmpty else { return }
-        if session.state.previousRecordingID == nil, let previous = interactions.find(keys), previous.recordingID != recordingID {
-            session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
+        if session.state.metadataVersions.count == 1 {
+            link(&session, keys: keys)
             recordings[recordingID] = session
+        } else {
+            interactions.note(keys, .init(interactionID: session.state.interactionID, recordingID: recordingID, segment: session.state.segment))
         }
-        interactions.note(keys, .init(interactionID: session.state.interactionID, recordingID: recordingID, segment: session.state.segment))
+    }
+
+    private func link(_ session: inout RecordingSession, keys: [String]) {
+        let id = session.state.recordingID
+        if session.state.previousRecordingID == nil, let previous = interactions.find(keys), previous.recordingID != id {
+            session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
+        }
+        interactions.note(keys, .init(interactionID: session.state.interactionID, recordingID: id, segment: session.state.segment))
     }
 
     // MARK: - During the call
 
     private func handleACK(dialogID: SIPDialogID, request: SIPRequest) {
-        guard var call = established[dialogID], case .success(let body) = SessionBody.parse(request), let sdp = body.sdp else { return }
+        guard var call = established[dialogID], request.body.map({ $0.readableBytes > 0 }) == true else { return }
+        guard case .success(let body) = SessionBody.parse(request), let sdp = body.sdp else {
+            // Nothing to answer an ACK with: keep the call and say on the recording what went wrong.
+            recordings[call.recordingID]?.noteProblem("the SDP in an ACK could not be read")
+            saveRecord(call.recordingID)
+            return
+        }
         // The SDP answer to our delayed offer: only the m-lines we offered carry ports.
         call.lastRemoteSDP = sdp
         established[dialogID] = call
@@ -295,12 +338,14 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         switch SessionBody.parse(request) {
         case .success(let parsed): body = parsed
         case .failure(let rejection):
-            var headers = [SIPHeaderField(name: .warning, value: "399 siprecd \"\(rejection.warning)\"")]
-            // RFC 3261 §21.4.16: a 415 says what we accept.
-            if rejection.status == 415 {
-                headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", ")))
-            }
-            core.respond(to: incoming.key, status: rejection.status == 415 ? 415 : 488, headers: headers)
+            // A bad update is refused; the session and its recording go on as they were.
+            let status = rejection.status == 415 ? 415 : 488
+            core.respond(to: incoming.key, status: status, headers: rejectionHeaders(status: status, warning: .misc(rejection.warning), core: core))
+            return
+        }
+        if let offer = body.sdp, offer.media.count > configuration.maxStreamsPerCall {
+            // Refused before anything is applied: a failed re-INVITE leaves the session as it was (RFC 3261 §14.1).
+            core.respond(to: incoming.key, status: 488, headers: rejectionHeaders(status: 488, warning: .tooManyStreams, core: core))
             return
         }
         let now = Date()
@@ -309,17 +354,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             linkSegment(call.recordingID)
         }
         recordings[call.recordingID]?.applyCiscoParticipants(request)
-        // The 2xx repeats our Contact, marked +sip.srs on a recording session (RFC 7866 §6.1.1).
-        var contact = core.endpoint.contact(for: incoming.peer, requestURI: request.uri)
-        if call.isSIPREC { contact.parameters.append(SIPParameter("+sip.srs")) }
-        let contactHeader = SIPHeaderField(name: .contact, value: contact.description)
+        // The 2xx repeats our Contact (RFC 3261 §12.1.1, RFC 3311 §5.2).
+        let contactHeader = recorderContact(incoming, isSIPREC: call.isSIPREC, core: core)
         let sdpHeaders = [contactHeader, SIPHeaderField(name: .contentType, value: "application/sdp")]
         if let offer = body.sdp {
-            guard offer.media.count <= configuration.maxStreamsPerCall else {
-                core.respond(to: incoming.key, status: 488, headers: [SIPHeaderField(name: .warning, value: "370 siprecd \"too many media streams\"")])
-                saveRecord(call.recordingID)
-                return
-            }
             for (index, media) in offer.media.enumerated() {
                 if index < call.ports.count {
                     if call.ports[index] == nil, SDPAnswerer.isRecordable(media) { call.ports[index] = portPool.allocate() }
@@ -405,5 +443,12 @@ extension Duration {
     var nanosecondsValue: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+extension BuiltInBridgeLeg {
+    /// The Built-in-Bridge identity CUCM puts in the parameters of the From URI.
+    init?(from address: SIPAddress) {
+        self.init(uriParameters: address.uri.parameters.map { (name: $0.name, value: $0.value) })
     }
 }

@@ -54,7 +54,7 @@ public final class SIPService: Service, @unchecked Sendable {
         logger.info("SIP listeners closing")
         for channel in channels { try? await channel.close() }
         try? await core.eventLoop.submit { [core, controller] in
-            controller.shutdown()
+            controller.shutdown(core: core)
             core.closeAllConnections()
             core.cancelAllTimers()
         }.get()

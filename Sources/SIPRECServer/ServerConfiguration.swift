@@ -39,6 +39,8 @@ public struct ServerConfiguration: Sendable {
     public var plainCallSources: TrustedNetworks = .everyone
     /// Size, depth and element limits for RFC 7865 metadata documents.
     public var metadataLimits = MetadataLimits()
+    /// Metadata documents kept per recording: the first and the latest ones.
+    public var maxMetadataVersions = 64
     /// Communication-session, group and Built-in-Bridge keys remembered to link later
     /// recordings of the same interaction as its next segments.
     public var interactionIndexSize = 100_000
@@ -112,7 +114,10 @@ public struct ServerConfiguration: Sendable {
                 var maxBytes: Int?
                 var maxDepth: Int?
                 var maxElements: Int?
-                enum CodingKeys: String, CodingKey { case maxBytes = "max-bytes", maxDepth = "max-depth", maxElements = "max-elements" }
+                var maxVersions: Int?
+                enum CodingKeys: String, CodingKey {
+                    case maxBytes = "max-bytes", maxDepth = "max-depth", maxElements = "max-elements", maxVersions = "max-versions"
+                }
             }
             var bibSources: [String]?
             var plainSources: [String]?
@@ -178,6 +183,7 @@ public struct ServerConfiguration: Sendable {
                 if let v = m.maxBytes { metadataLimits.maxBytes = try Self.positive(v, key: "sessions.metadata.max-bytes", minimum: 1024) }
                 if let v = m.maxDepth { metadataLimits.maxDepth = try Self.positive(v, key: "sessions.metadata.max-depth", minimum: 4) }
                 if let v = m.maxElements { metadataLimits.maxElements = try Self.positive(v, key: "sessions.metadata.max-elements", minimum: 16) }
+                if let v = m.maxVersions { maxMetadataVersions = try Self.positive(v, key: "sessions.metadata.max-versions", minimum: 2) }
             }
             if let v = sessions.interactionIndexSize { interactionIndexSize = try Self.positive(v, key: "sessions.interaction-index-size", minimum: 1) }
         }

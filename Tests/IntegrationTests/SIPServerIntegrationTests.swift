@@ -81,6 +81,19 @@ struct SIPServerIntegrationTests {
         return text.replacingCharacters(in: range, with: "Via: SIP/2.0/UDP 127.0.0.1:\(port)")
     }
 
+    /// Sends a fixture request (its Via aimed at `client`) and returns its text and the final
+    /// response, if one came within 3 s.
+    static func sendFixture(_ path: String, with client: SIPTestClient) async throws -> (String, SIPResponse?) {
+        let raw = try String(contentsOf: Fixtures.root.appendingPathComponent(path), encoding: .isoLatin1)
+        var bytes = ByteBuffer()
+        bytes.writeBytes(aimVia(raw, port: client.localPort).unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
+        try await client.send(bytes)
+        while let response = await client.nextResponse(timeout: .seconds(3)) {
+            if response.statusCode >= 200 { return (raw, response) }
+        }
+        return (raw, nil)
+    }
+
     static func mediaLines(_ text: String) -> Int {
         text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("m=") }.count
     }
@@ -91,14 +104,7 @@ struct SIPServerIntegrationTests {
         let server = try ServerProcess { data in try Data("blocked".utf8).write(to: data.appendingPathComponent("recordings")) }
         defer { server.stop() }
         let client = try await SIPTestClient.udp(port: server.port("udp"))
-        let raw = try String(contentsOf: Fixtures.root.appendingPathComponent("siprec/cube/invite.sip"), encoding: .isoLatin1)
-        var bytes = ByteBuffer()
-        bytes.writeBytes(Self.aimVia(raw, port: client.localPort).unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
-        try await client.send(bytes)
-        var final: SIPResponse?
-        while let response = await client.nextResponse(timeout: .seconds(3)) {
-            if response.statusCode >= 200 { final = response; break }
-        }
+        let (_, final) = try await Self.sendFixture("siprec/cube/invite.sip", with: client)
         #expect(final?.statusCode == 503)
         #expect(final?.headers[.retryAfter] != nil)
         #expect(server.log.contains("recording records cannot be written"))
@@ -116,14 +122,7 @@ struct SIPServerIntegrationTests {
         for vendor in vendors {
             let file = vendor == "cucm-bib" ? "invite-nearend.sip" : "invite.sip"
             let client = try await SIPTestClient.udp(port: server.port("udp"))
-            let raw = try String(contentsOf: folder.appendingPathComponent("\(vendor)/\(file)"), encoding: .isoLatin1)
-            var bytes = ByteBuffer()
-            bytes.writeBytes(Self.aimVia(raw, port: client.localPort).unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) })
-            try await client.send(bytes)
-            var final: SIPResponse?
-            while let response = await client.nextResponse(timeout: .seconds(3)) {
-                if response.statusCode >= 200 { final = response; break }
-            }
+            let (raw, final) = try await Self.sendFixture("siprec/\(vendor)/\(file)", with: client)
             let offered = Self.mediaLines(raw)
             let srtpOnly = !raw.contains("RTP/AVP ") && raw.contains("RTP/SAVP")
             if srtpOnly {

@@ -23,7 +23,19 @@ extension SIPServerIntegrationTests {
     @Test("sipp: Cisco CUBE audio+video offer (video refused with port 0, labels echoed), transfer re-INVITE, BYE with metadata",
           arguments: ["u1", "t1"])
     func sippCubeTransfer(transport: String) throws {
-        for record in try runSippReadingRecords("cube-transfer.xml", transport: transport, calls: 3) {
+        let records = try runSippReadingRecords("cube-transfer.xml", transport: transport, calls: 3)
+        // The calls carry the same communication-session id, so they chain as segments 1, 2, 3
+        // of one interaction, each after the one that started before it; the transfer
+        // re-INVITE's metadata (which names the same session again) must not re-link them.
+        let bySegment = records.sorted { ($0["segment"] as? Int ?? 0) < ($1["segment"] as? Int ?? 0) }
+        #expect(bySegment.map { $0["segment"] as? Int } == [1, 2, 3])
+        #expect(Set(bySegment.map { $0["interactionID"] as? String }).count == 1)
+        for (earlier, later) in zip(bySegment, bySegment.dropFirst()) {
+            #expect(later["previousRecordingID"] as? String == earlier["recordingID"] as? String)
+            #expect((earlier["startedAt"] as? String ?? "") <= (later["startedAt"] as? String ?? ""))
+        }
+        #expect(bySegment.first?["previousRecordingID"] == nil)
+        for record in records {
             #expect(record["state"] as? String == "completed")
             #expect(Self.strings(record, "metadataVersions", "method") == ["INVITE", "INVITE", "BYE"])
             #expect(Self.strings(record, "metadataVersions", "error") == [nil, nil, nil])

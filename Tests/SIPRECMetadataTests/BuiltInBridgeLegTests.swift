@@ -28,7 +28,7 @@ struct BuiltInBridgeLegTests {
         try #require(legs.count == 2)
         #expect(legs.map(\.side) == [.nearEnd, .farEnd])
         #expect(legs[0].pairingKey == legs[1].pairingKey)
-        #expect(legs[0].pairingKey.contains("27415938") && legs[0].pairingKey.contains("27415937"))
+        #expect(legs[0].pairingKey?.contains("27415938") == true && legs[0].pairingKey?.contains("27415937") == true)
     }
 
     @Test("the ACK's From carries the same leg as its INVITE")
@@ -59,5 +59,13 @@ struct BuiltInBridgeLegTests {
         #expect(leg.sessionID == "sess")
         let other = try #require(BuiltInBridgeLeg(uriParameters: [("x-nearend", nil), ("x-refci", "101"), ("x-nearendclusterid", "C1"), ("x-farendrefci", "99")]))
         #expect(leg.pairingKey != other.pairingKey)
+    }
+
+    @Test("a leg without x-refci has no pairing key: it is never joined to another call's leg")
+    func noRefci() throws {
+        let leg = try #require(BuiltInBridgeLeg(uriParameters: [("x-nearend", nil), ("x-nearendclusterid", "C1")]))
+        #expect(leg.pairingKey == nil)
+        let blank = try #require(BuiltInBridgeLeg(uriParameters: [("x-farend", nil), ("x-refci", "")]))
+        #expect(blank.pairingKey == nil)
     }
 }

@@ -37,7 +37,7 @@ struct RecordingSessionTests {
     }
 
     static func leg(_ request: SIPRequest) -> BuiltInBridgeLeg? {
-        request.from.flatMap { BuiltInBridgeLeg(uriParameters: $0.uri.parameters.map { (name: $0.name, value: $0.value) }) }
+        request.from.flatMap(BuiltInBridgeLeg.init(from:))
     }
 
     @Test("every vendor's INVITE: the record's vendor ids, session ids and participants are what expected.json says",
@@ -230,7 +230,20 @@ struct RecordingSessionTests {
         #expect(session.record.state == .active)
     }
 
-    @Test("interaction index: a known session id, group id or bridge key finds the latest segment; the oldest are forgotten")
+    @Test("metadata versions are capped: the first and the latest kept, the rest counted")
+    func metadataVersionCap() throws {
+        let request = try VendorFixtureTests.request("cube", "invite.sip")
+        var session = RecordingSession(recordingID: "r", interactionID: "r", source: .siprec, request: request, peer: Self.peer,
+                                       leg: nil, at: Self.start, metadataLimits: MetadataLimits(), maxMetadataVersions: 3)
+        let update = try #require(try Self.body(try VendorFixtureTests.request("cube", "reinvite-transfer.sip")).metadata)
+        for second in 1...5 {
+            session.applyMetadata(update, method: second == 1 ? "INVITE" : "UPDATE", at: Self.start.addingTimeInterval(Double(second)))
+        }
+        #expect(session.record.metadataVersions.map(\.receivedAt) == [1, 4, 5].map { Self.start.addingTimeInterval($0) })
+        #expect(session.record.metadataVersionsDropped == 2)
+    }
+
+    @Test("interaction index: a known session id, group id or bridge key finds the latest segment; the least recently noted are forgotten")
     func interactionIndex() {
         var index = InteractionIndex(capacity: 3)
         index.note(InteractionIndex.keys(sessionIDs: ["cs1"], groupID: "g1", bibPairingKey: nil), .init(interactionID: "i1", recordingID: "r1", segment: 1))
@@ -239,10 +252,17 @@ struct RecordingSessionTests {
         #expect(index.find(["session:other"]) == nil)
         index.note(["session:cs1"], .init(interactionID: "i1", recordingID: "r2", segment: 2))
         #expect(index.find(["session:cs1", "group:g1"])?.recordingID == "r2")
-        index.note(["session:x", "session:y"], .init(interactionID: "i9", recordingID: "r9", segment: 1))
+        // An older segment of the same interaction does not replace a newer one.
+        index.note(["session:cs1"], .init(interactionID: "i1", recordingID: "r1", segment: 1))
+        #expect(index.find(["session:cs1"])?.recordingID == "r2")
+        // cs1 was noted after g1: g1 goes first, then cs1 stays while x arrives.
+        index.note(["session:x"], .init(interactionID: "i9", recordingID: "r9", segment: 1))
         #expect(index.count == 3)
-        #expect(index.find(["session:cs1"]) == nil)
-        #expect(index.find(["session:y"])?.recordingID == "r9")
+        index.note(["session:y"], .init(interactionID: "i8", recordingID: "r8", segment: 1))
+        #expect(index.count == 3)
+        #expect(index.find(["group:g1"]) == nil)
+        #expect(index.find(["session:cs1"])?.recordingID == "r2")
+        #expect(index.find(["session:y"])?.recordingID == "r8")
     }
 }
 
@@ -280,6 +300,9 @@ struct RecordWriterTests {
         writer.probe()
         await writer.drain()
         #expect(writer.isHealthy)
+        // The record that could not be written then was kept and is written now.
+        let first = try Self.lines(writer, try Self.record("r-1"))
+        #expect(first.map { $0["recordingID"] as? String } == ["r-1"])
         var record = try Self.record("r-2")
         #expect(RecordWriter.relativePath(of: record) == "2024/06/04/records.jsonl")
         // Three states of one active recording before the delay: one line, the latest.
@@ -289,14 +312,14 @@ struct RecordWriterTests {
         record.problems = ["second"]
         writer.write(record)
         await writer.drain()
-        var lines = try Self.lines(writer, record)
+        var lines = try Self.lines(writer, record).filter { $0["recordingID"] as? String == "r-2" }
         #expect(lines.map { $0["problems"] as? [String] } == [["second"]])
         #expect(lines.first?["startedAt"] as? String == "2024-06-04T14:06:40.000Z")
         // The final state is written at shutdown at the latest.
         record.state = .completed
         writer.write(record)
         await writer.shutdown()
-        lines = try Self.lines(writer, record)
+        lines = try Self.lines(writer, record).filter { $0["recordingID"] as? String == "r-2" }
         #expect(lines.map { $0["state"] as? String } == ["active", "completed"])
     }
 
@@ -378,9 +401,9 @@ struct RecordJSONTests {
 
 @Suite("Recording ids")
 struct RecordingIDGeneratorTests {
-    @Test("ids are version 4 UUIDs, distinct across reseeds")
+    @Test("ids are version 4 UUIDs, distinct across batches")
     func format() {
-        var generator = RecordingIDGenerator(reseedInterval: 7)
+        var generator = RecordingIDGenerator(batch: 7)
         var seen = Set<String>()
         for _ in 0..<2000 {
             let id = generator.next()

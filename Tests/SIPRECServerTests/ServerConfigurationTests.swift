@@ -34,10 +34,12 @@ struct ServerConfigurationTests {
         #expect(fromFile.metadataLimits.maxDepth == defaults.metadataLimits.maxDepth)
         #expect(fromFile.metadataLimits.maxElements == defaults.metadataLimits.maxElements)
         #expect(fromFile.interactionIndexSize == defaults.interactionIndexSize)
+        #expect(fromFile.maxMetadataVersions == defaults.maxMetadataVersions)
         // Every section of the file was read (a key the decoder does not know is ignored, so
         // check that a changed value in each new section takes effect).
         var changed = ServerConfiguration()
-        try changed.apply(yaml: "sessions:\n  bib-sources: [192.0.2.25/32]\n  metadata: {max-bytes: 4096}\n  interaction-index-size: 10\n")
+        try changed.apply(yaml: "sessions:\n  bib-sources: [192.0.2.25/32]\n  metadata: {max-bytes: 4096, max-versions: 3}\n  interaction-index-size: 10\n")
+        #expect(changed.maxMetadataVersions == 3)
         #expect(changed.builtInBridgeSources != defaults.builtInBridgeSources)
         #expect(changed.metadataLimits.maxBytes == 4096)
         #expect(changed.interactionIndexSize == 10)
