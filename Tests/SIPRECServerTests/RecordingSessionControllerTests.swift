@@ -1,0 +1,110 @@
+import Foundation
+import Logging
+import NIOCore
+import NIOEmbedded
+import SIPCore
+import SIPTestSupport
+import Testing
+@testable import SIPRECServer
+@testable import SIPStack
+
+/// The controller driven through the SIP core on an embedded event loop: what it holds
+/// (dialogs, ports, open recordings) as CUCM's two legs come and go in either order, and after
+/// a CANCEL. Responses have no socket to go to here; only the state is checked.
+@Suite("Recording session controller")
+struct RecordingSessionControllerTests {
+    final class Harness {
+        let loop = EmbeddedEventLoop()
+        let core: SIPServerCore
+        let controller: RecordingSessionController
+        let data = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-controller-\(UUID().uuidString)")
+        let peer = SIPPeer(transport: .tcp, remoteAddress: try! SocketAddress(ipAddress: "192.0.2.25", port: 5060), connectionID: 1)
+
+        init(answerDelay: Duration = .zero) {
+            var configuration = ServerConfiguration()
+            configuration.dataDirectory = data.path
+            configuration.rtpPorts = 30000...30099
+            configuration.answerDelay = answerDelay
+            core = SIPServerCore(eventLoop: loop, configuration: SIPEndpointConfiguration(), logger: Logger(label: "test"))
+            controller = RecordingSessionController(configuration: configuration, logger: Logger(label: "test"))
+            core.application = controller
+        }
+
+        func receive(_ text: String) throws {
+            guard case .message(let message) = try SIPMessageParser().parse(datagram: ByteBuffer(string: text)) else {
+                throw HarnessError.notAMessage
+            }
+            core.received(message, from: peer)
+        }
+
+        func receiveFixture(_ file: String) throws {
+            try receive(String(buffer: try Fixtures.bytes("siprec/cucm-bib", file)))
+        }
+
+        /// A BYE from the SRC for the dialog of `callID`.
+        func bye(_ callID: String) throws {
+            let dialog = try #require(core.endpoint.dialogs.keys.first { $0.callID == callID })
+            try receive("BYE sip:siprecd@198.51.100.10 SIP/2.0\r\nVia: SIP/2.0/TCP 192.0.2.25:5060;branch=z9hG4bKbye\(callID.prefix(8))\r\n"
+                + "From: <sip:+12025550121@192.0.2.25>;tag=\(dialog.remoteTag)\r\nTo: <sip:+12025550199@198.51.100.10>;tag=\(dialog.localTag)\r\n"
+                + "Call-ID: \(callID)\r\nCSeq: 102 BYE\r\nContent-Length: 0\r\n\r\n")
+        }
+
+        func stop() {
+            try? FileManager.default.removeItem(at: data)
+        }
+
+        enum HarnessError: Error { case notAMessage }
+    }
+
+    static let nearCallID = "9e2a8c00-66b1f3a2-1c4d-190200c0@192.0.2.25"
+    static let farCallID = "9e2a8c00-66b1f3a2-1c4e-190200c0@192.0.2.25"
+
+    @Test("CUCM legs in either order make one recording; it closes when both have ended, and every port comes back",
+          arguments: [["invite-nearend.sip", "invite-farend.sip"], ["invite-farend.sip", "invite-nearend.sip"]])
+    func legsInEitherOrder(order: [String]) throws {
+        let harness = Harness()
+        defer { harness.stop() }
+        try harness.receiveFixture(order[0])
+        #expect(harness.controller.snapshot == .init(activeCalls: 1, portsInUse: 1, activeRecordings: 1))
+        try harness.receiveFixture(order[1])
+        #expect(harness.controller.snapshot == .init(activeCalls: 2, portsInUse: 2, activeRecordings: 1))
+        try harness.bye(Self.nearCallID)
+        #expect(harness.controller.snapshot == .init(activeCalls: 1, portsInUse: 1, activeRecordings: 1))
+        try harness.bye(Self.farCallID)
+        #expect(harness.controller.snapshot == .init(activeCalls: 0, portsInUse: 0, activeRecordings: 0))
+    }
+
+    @Test("a second dialog for a side that is still open joins the same recording")
+    func sameSideTwice() throws {
+        let harness = Harness()
+        defer { harness.stop() }
+        try harness.receiveFixture("invite-nearend.sip")
+        try harness.receiveFixture("invite-farend.sip")
+        // CUCM sets the near-end leg up again (new Call-ID, same x-refci) before the old one's BYE.
+        var again = String(buffer: try Fixtures.bytes("siprec/cucm-bib", "invite-nearend.sip"))
+        again = again.replacingOccurrences(of: Self.nearCallID, with: "renewed-\(Self.nearCallID)")
+            .replacingOccurrences(of: "z9hG4bK6b21f0a3e9", with: "z9hG4bK6b21f0a3ff")
+        try harness.receive(again)
+        #expect(harness.controller.snapshot == .init(activeCalls: 3, portsInUse: 3, activeRecordings: 1))
+        try harness.bye(Self.nearCallID)
+        try harness.bye(Self.farCallID)
+        #expect(harness.controller.snapshot.activeRecordings == 1)
+        try harness.bye("renewed-\(Self.nearCallID)")
+        #expect(harness.controller.snapshot == .init(activeCalls: 0, portsInUse: 0, activeRecordings: 0))
+    }
+
+    @Test("CANCEL before the answer: the call, its port and its recording are gone")
+    func cancelCleansUp() throws {
+        let harness = Harness(answerDelay: .seconds(10))
+        defer { harness.stop() }
+        try harness.receiveFixture("invite-nearend.sip")
+        #expect(harness.controller.snapshot == .init(activeCalls: 1, portsInUse: 1, activeRecordings: 1))
+        let invite = String(buffer: try Fixtures.bytes("siprec/cucm-bib", "invite-nearend.sip"))
+        let head = invite.components(separatedBy: "\r\n").filter { line in
+            ["Via:", "From:", "To:", "Call-ID:"].contains { line.hasPrefix($0) }
+        }
+        try harness.receive("CANCEL sip:+12025550199@198.51.100.10:5060 SIP/2.0\r\n" + head.joined(separator: "\r\n")
+            + "\r\nCSeq: 101 CANCEL\r\nContent-Length: 0\r\n\r\n")
+        #expect(harness.controller.snapshot == .init(activeCalls: 0, portsInUse: 0, activeRecordings: 0))
+    }
+}
