@@ -60,6 +60,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         Snapshot(activeCalls: pending.count + established.count, portsInUse: portPool.allocated, activeRecordings: recordings.count)
     }
 
+    /// The state of the recording a dialog (by Call-ID) feeds, while it runs (for tests).
+    func recordingState(callID: String) -> RecordingRecord? {
+        let call = established.values.first { $0.callID == callID } ?? pending.values.first { $0.callID == callID }
+        return call.flatMap { recordings[$0.recordingID]?.state }
+    }
+
     /// Where records are written (`<data-dir>/recordings`).
     public var recordsDirectory: URL { writer.root }
 
@@ -279,7 +285,13 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         }
         if let pairingKey {
             openBridges[pairingKey] = recordingID
-            link(&session, keys: InteractionIndex.keys(sessionIDs: [], groupID: nil, bibPairingKey: pairingKey))
+            // A leg whose partner's recording already ended is that call's next segment. (The
+            // key is noted when a recording that was answered ends, so a cancelled leg never
+            // becomes anyone's predecessor.)
+            let keys = InteractionIndex.keys(sessionIDs: [], groupID: nil, bibPairingKey: pairingKey)
+            if let previous = interactions.find(keys) {
+                session.link(interactionID: previous.interactionID, previousRecordingID: previous.recordingID, segment: previous.segment + 1)
+            }
         }
         recordings[recordingID] = session
         return recordingID
@@ -400,7 +412,13 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let complete = session.endDialog(callID: call.callID, reason: reason, at: Date())
         if complete {
             recordings[call.recordingID] = nil
-            if let key = session.state.builtInBridge?.pairingKey, openBridges[key] == call.recordingID { openBridges[key] = nil }
+            if let key = session.state.builtInBridge?.pairingKey, openBridges[key] == call.recordingID {
+                openBridges[key] = nil
+                if session.state.dialogs.contains(where: { $0.endReason != "cancelled" }) {
+                    interactions.note(InteractionIndex.keys(sessionIDs: [], groupID: nil, bibPairingKey: key),
+                                      .init(interactionID: session.state.interactionID, recordingID: call.recordingID, segment: session.state.segment))
+                }
+            }
             logger.info("recording session ended", metadata: [
                 "recording": "\(call.recordingID)", "reason": "\(reason)", "source": "\(session.state.source.rawValue)",
             ])

@@ -93,18 +93,46 @@ struct RecordingSessionControllerTests {
         #expect(harness.controller.snapshot == .init(activeCalls: 0, portsInUse: 0, activeRecordings: 0))
     }
 
+    @Test("a leg after its partner's recording ended is the next segment; a cancelled leg is nobody's predecessor")
+    func lateLegAndCancelledLeg() throws {
+        let harness = Harness()
+        defer { harness.stop() }
+        try harness.receiveFixture("invite-nearend.sip")
+        let first = try #require(harness.controller.recordingState(callID: Self.nearCallID))
+        #expect(first.segment == 1 && first.previousRecordingID == nil)
+        try harness.bye(Self.nearCallID)
+        try harness.receiveFixture("invite-farend.sip")
+        let late = try #require(harness.controller.recordingState(callID: Self.farCallID))
+        #expect(late.segment == 2)
+        #expect(late.previousRecordingID == first.recordingID)
+        #expect(late.interactionID == first.interactionID)
+
+        let cancelled = Harness(answerDelay: .seconds(10))
+        defer { cancelled.stop() }
+        try cancelled.receiveFixture("invite-nearend.sip")
+        try cancelled.receive(Self.cancel(for: "invite-nearend.sip"))
+        #expect(cancelled.controller.snapshot.activeRecordings == 0)
+        try cancelled.receiveFixture("invite-farend.sip")
+        let alone = try #require(cancelled.controller.recordingState(callID: Self.farCallID))
+        #expect(alone.segment == 1 && alone.previousRecordingID == nil)
+    }
+
+    static func cancel(for file: String) throws -> String {
+        let invite = String(buffer: try Fixtures.bytes("siprec/cucm-bib", file))
+        let head = invite.components(separatedBy: "\r\n").filter { line in
+            ["Via:", "From:", "To:", "Call-ID:"].contains { line.hasPrefix($0) }
+        }
+        return "CANCEL sip:+12025550199@198.51.100.10:5060 SIP/2.0\r\n" + head.joined(separator: "\r\n")
+            + "\r\nCSeq: 101 CANCEL\r\nContent-Length: 0\r\n\r\n"
+    }
+
     @Test("CANCEL before the answer: the call, its port and its recording are gone")
     func cancelCleansUp() throws {
         let harness = Harness(answerDelay: .seconds(10))
         defer { harness.stop() }
         try harness.receiveFixture("invite-nearend.sip")
         #expect(harness.controller.snapshot == .init(activeCalls: 1, portsInUse: 1, activeRecordings: 1))
-        let invite = String(buffer: try Fixtures.bytes("siprec/cucm-bib", "invite-nearend.sip"))
-        let head = invite.components(separatedBy: "\r\n").filter { line in
-            ["Via:", "From:", "To:", "Call-ID:"].contains { line.hasPrefix($0) }
-        }
-        try harness.receive("CANCEL sip:+12025550199@198.51.100.10:5060 SIP/2.0\r\n" + head.joined(separator: "\r\n")
-            + "\r\nCSeq: 101 CANCEL\r\nContent-Length: 0\r\n\r\n")
+        try harness.receive(Self.cancel(for: "invite-nearend.sip"))
         #expect(harness.controller.snapshot == .init(activeCalls: 0, portsInUse: 0, activeRecordings: 0))
     }
 }
