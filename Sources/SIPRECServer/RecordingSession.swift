@@ -117,7 +117,8 @@ struct RecordingSession: Sendable {
                 state.streams.append(stream)
             }
         }
-        if isChange { noteChange(method: method, what: what.isEmpty ? ["sdp"] : what, at: now) }
+        // An offer that changes nothing (an RFC 4028 refresh, a repeated offer) is not a change.
+        if isChange, !what.isEmpty { noteChange(method: method, what: what, at: now) }
         // SIPREC parties send labels, which do not change with the SDP; the others send streams.
         if state.source != .siprec { refreshParticipants() }
     }

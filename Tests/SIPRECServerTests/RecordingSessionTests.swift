@@ -125,6 +125,9 @@ struct RecordingSessionTests {
         session.applySDP(try #require(resume.sdp), ports: ports, leg: nil, method: "INVITE", at: Self.start.addingTimeInterval(20))
         #expect(session.record.streams.map(\.state) == ["active"])
         #expect(session.record.changes.map(\.what) == [["hold 1"], ["resume 1"]])
+        // The same offer again (a session refresh) changes nothing.
+        session.applySDP(try #require(resume.sdp), ports: ports, leg: nil, method: "INVITE", at: Self.start.addingTimeInterval(30))
+        #expect(session.record.changes.count == 2)
     }
 
     @Test("Avaya SBCE: a metadata-only UPDATE is a new metadata version; UCID normalised")
