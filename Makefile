@@ -23,15 +23,15 @@ test: deps
 	$(SWIFT) build --product siprecd
 	SIPRECD_BINARY="$$($(SWIFT) build --show-bin-path)/siprecd" $(SWIFT) test --no-parallel
 
-# libFuzzer on the SIP parser, multipart splitter, SDP and metadata parsers, in its own build folder.
+# libFuzzer on the SIP parser, multipart splitter, SDP, metadata and RTP parsers, in its own build folder.
 fuzz-build: deps
 	$(SWIFT) build --scratch-path .build-fuzz --product SIPFuzz --sanitize=fuzzer \
 		-Xswiftc -sanitize=fuzzer,address -Xswiftc -DFUZZING
 
 fuzz: fuzz-build
-	mkdir -p fuzz-artifacts && cp -n sip-fixtures/fuzz/sip/* sip-fixtures/fuzz/metadata/* fuzz-artifacts/ 2>/dev/null || true
+	mkdir -p fuzz-artifacts && cp -n sip-fixtures/fuzz/sip/* sip-fixtures/fuzz/metadata/* sip-fixtures/fuzz/rtp/* fuzz-artifacts/ 2>/dev/null || true
 	SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/sip-fixtures/fuzz/lsan-suppressions.txt ./.build-fuzz/debug/SIPFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
-		-artifact_prefix=fuzz-artifacts/crash- fuzz-artifacts sip-fixtures/fuzz/sip sip-fixtures/fuzz/metadata
+		-artifact_prefix=fuzz-artifacts/crash- fuzz-artifacts sip-fixtures/fuzz/sip sip-fixtures/fuzz/metadata sip-fixtures/fuzz/rtp
 
 bench: bench-parse bench-metadata bench-sipp bench-siprec
 

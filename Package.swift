@@ -29,6 +29,8 @@ let package = Package(
         ),
         // SDP model and parser (pure).
         .target(name: "SDP"),
+        // RTP/RTCP parsing, per-stream reordering, codecs (pure; the media engine builds on it).
+        .target(name: "Media"),
         // RFC 7865 recording metadata (and its pre-RFC dialects), vendor ids, CUCM Built-in-Bridge
         // and CUBE network-based recording identities. Pure; XML through FoundationXML (libxml2).
         .target(name: "SIPRECMetadata"),
@@ -77,7 +79,7 @@ let package = Package(
         // `make fuzz` with -sanitize=fuzzer in its own build folder.
         .executableTarget(
             name: "SIPFuzz",
-            dependencies: ["SIPCore", "SDP", "SIPRECMetadata"]
+            dependencies: ["SIPCore", "SDP", "SIPRECMetadata", "Media"]
         ),
         // Parser throughput and allocation benchmark (release build, `make bench-parse`).
         .executableTarget(
@@ -109,6 +111,10 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
+        ),
+        .testTarget(
+            name: "MediaTests",
+            dependencies: ["Media", "SIPTestSupport"]
         ),
         .testTarget(
             name: "SIPRECMetadataTests",

@@ -1,3 +1,4 @@
+import Media
 import NIOCore
 import SDP
 import SIPCore
@@ -6,7 +7,8 @@ import SIPRECMetadata
 /// Feeds arbitrary bytes to every parser that sees network input: the datagram parser, the
 /// stream framer (whole and split in two), URI/address/Via parsing of what parsed, the
 /// multipart splitter, the SDP parser and the RFC 7865 metadata parser (the whole input, and
-/// the parts of a parsed message's body). Any crash, hang or sanitizer report is a bug.
+/// the parts of a parsed message's body), the RTP parser and the reorder buffer. Any crash,
+/// hang or sanitizer report is a bug.
 enum SIPFuzzHarness {
     static func run(_ bytes: UnsafeRawBufferPointer) {
         let buffer = ByteBuffer(bytes: bytes)
@@ -31,6 +33,18 @@ enum SIPFuzzHarness {
         }
         _ = try? MultipartBody.split(buffer, contentType: "multipart/mixed;boundary=unique-boundary-1")
         parseBody(buffer)
+        // The same bytes as RTP, and runs of them through a reorder buffer.
+        if let packet = try? RTPPacket(parsing: bytes) {
+            var reorder = RTPReorderBuffer<Int>(depth: 4, maxDropout: 100)
+            var offset = 0
+            while offset + 4 <= bytes.count {
+                let sequence = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+                let ssrc = bytes[offset + 2] & 0x01 == 0 ? packet.ssrc : packet.ssrc &+ 1
+                reorder.insert(offset, sequence: sequence, timestamp: packet.timestamp, ssrc: ssrc) { _ in }
+                offset += 4
+            }
+            reorder.flush { _ in }
+        }
     }
 
     static let metadataLimits = MetadataLimits(maxBytes: 16384, maxDepth: 32, maxElements: 2000)
