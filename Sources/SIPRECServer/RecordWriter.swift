@@ -100,10 +100,6 @@ final class RecordWriter: Sendable {
         pending.withLockedValue { $0[session.state.recordingID] = session }
     }
 
-    func write(_ record: RecordingRecord) {
-        write(RecordingSession(record: record))
-    }
-
     /// Writes every waiting record; the flush tick calls it every `flushInterval`.
     private func flushPending() {
         pool.submit { [self] state in

@@ -50,7 +50,7 @@ struct RecordingSession: Sendable {
         case .plain:
             break
         case .ciscoNetworkBased:
-            ciscoParticipants = request.headers.values(Self.ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
+            ciscoParticipants = Self.ciscoParticipants(request)
             refreshParticipants()
         case .builtInBridge, .siprec:
             refreshParticipants()
@@ -83,10 +83,6 @@ struct RecordingSession: Sendable {
     }
 
     var hasOpenDialogs: Bool { state.dialogs.contains { $0.endedAt == nil } }
-
-    func hasLeg(_ side: BuiltInBridgeLeg.Side) -> Bool {
-        state.dialogs.contains { $0.leg == side.rawValue && $0.endedAt == nil }
-    }
 
     /// The SRC's SDP (an offer, or the answer in the ACK after our delayed offer) with the
     /// ports we answered each m-line with (nil: refused).
@@ -158,15 +154,12 @@ struct RecordingSession: Sendable {
 
     /// CUBE network-based recording names the parties again in a re-INVITE after a transfer.
     mutating func applyCiscoParticipants(_ request: SIPRequest) {
-        let named = request.headers.values(Self.ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
+        let named = Self.ciscoParticipants(request)
         guard !named.isEmpty, named != ciscoParticipants else { return }
         // Parties no longer named stay in the record as disassociated.
-        for var participant in state.participants where participant.associated && !named.contains(where: { $0.aor == participant.aor }) {
-            participant.associated = false
-            participant.sends = []
-            participant.receives = []
-            departedParticipants.append(participant)
-        }
+        departedParticipants += state.participants
+            .filter { participant in participant.associated && !named.contains { $0.aor == participant.aor } }
+            .map(\.departed)
         departedParticipants.removeAll { old in named.contains { $0.aor == old.aor } }
         ciscoParticipants = named
         refreshParticipants()
@@ -234,13 +227,7 @@ struct RecordingSession: Sendable {
             }
             // A complete update that no longer lists someone replaces the state (RFC 7865), but
             // the record keeps everyone who was on the call, as disassociated.
-            let departed = state.participants.filter { old in !current.contains { $0.id == old.id } }.map {
-                var participant = $0
-                participant.associated = false
-                participant.sends = []
-                participant.receives = []
-                return participant
-            }
+            let departed = state.participants.filter { old in !current.contains { $0.id == old.id } }.map(\.departed)
             state.participants = current + departed
         case .builtInBridge:
             guard let leg = state.builtInBridge else { return }
@@ -270,6 +257,10 @@ struct RecordingSession: Sendable {
     }
 
     static let ciscoRecordingParticipant = SIPHeaderName("X-Cisco-Recording-Participant")
+
+    static func ciscoParticipants(_ request: SIPRequest) -> [CiscoRecordingParticipant] {
+        request.headers.values(ciscoRecordingParticipant).compactMap { CiscoRecordingParticipant(headerValue: $0) }
+    }
     static let pAssertedIdentity = SIPHeaderName("P-Asserted-Identity")
     static let remotePartyID = SIPHeaderName("Remote-Party-ID")
 
@@ -299,5 +290,16 @@ struct RecordingSession: Sendable {
         guard let trimmed = name?.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
               !trimmed.isEmpty else { return nil }
         return trimmed
+    }
+}
+
+extension RecordingRecord.Participant {
+    /// The same party, no longer on the call: disassociated, sending and receiving nothing.
+    var departed: RecordingRecord.Participant {
+        var participant = self
+        participant.associated = false
+        participant.sends = []
+        participant.receives = []
+        return participant
     }
 }

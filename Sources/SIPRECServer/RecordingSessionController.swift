@@ -66,8 +66,6 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         return call.flatMap { recordings[$0.recordingID]?.state }
     }
 
-    /// Where records are written (`<data-dir>/recordings`).
-    public var recordsDirectory: URL { writer.root }
 
     /// At shutdown: INVITEs not answered yet get 503 with Retry-After (the SRC tries another
     /// recorder), recordings still running are ended with a BYE so the SRC stops sending media

@@ -150,9 +150,9 @@ struct RecordingSessionTests {
         let farLeg = try #require(Self.leg(far))
         #expect(nearLeg.pairingKey == farLeg.pairingKey)
         var (session, _) = try Self.begin("cucm-bib", "invite-nearend.sip", source: .builtInBridge, leg: nearLeg)
-        #expect(session.hasLeg(.nearEnd) && !session.hasLeg(.farEnd))
+        #expect(session.state.dialogs.map(\.leg) == ["nearend"])
         session.addDialog(far, peer: Self.peer, leg: farLeg, at: Self.start.addingTimeInterval(0.2))
-        #expect(session.hasLeg(.farEnd))
+        #expect(session.state.dialogs.map(\.leg) == ["nearend", "farend"])
         let ack = try Self.body(try VendorFixtureTests.request("cucm-bib", "ack-nearend.sip"))
         session.applySDP(try #require(ack.sdp), ports: [30000], leg: "nearend", method: "ACK", at: Self.start.addingTimeInterval(0.3))
         #expect(session.record.streams.map(\.id) == ["nearend"])
@@ -292,7 +292,7 @@ struct RecordWriterTests {
         try Data("not a folder".utf8).write(to: blocker)
         let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"), flushInterval: .seconds(3600))
         #expect(!writer.isHealthy)
-        writer.write(try Self.record("r-1"))
+        writer.write(RecordingSession(record: try Self.record("r-1")))
         await writer.drain()
         #expect(!writer.isHealthy)
         writer.probe()
@@ -309,18 +309,18 @@ struct RecordWriterTests {
         var record = try Self.record("r-2")
         #expect(RecordWriter.relativePath(of: record) == "2024/06/04/records.jsonl")
         // Three states of one active recording before the delay: one line, the latest.
-        writer.write(record)
+        writer.write(RecordingSession(record: record))
         record.problems = ["first"]
-        writer.write(record)
+        writer.write(RecordingSession(record: record))
         record.problems = ["second"]
-        writer.write(record)
+        writer.write(RecordingSession(record: record))
         await writer.drain()
         var lines = try Self.lines(writer, record).filter { $0["recordingID"] as? String == "r-2" }
         #expect(lines.map { $0["problems"] as? [String] } == [["second"]])
         #expect(lines.first?["startedAt"] as? String == "2024-06-04T14:06:40.000Z")
         // The final state is written at shutdown at the latest.
         record.state = .completed
-        writer.write(record)
+        writer.write(RecordingSession(record: record))
         await writer.shutdown()
         lines = try Self.lines(writer, record).filter { $0["recordingID"] as? String == "r-2" }
         #expect(lines.map { $0["state"] as? String } == ["active", "completed"])
@@ -337,7 +337,7 @@ struct RecordWriterTests {
         let writer = RecordWriter(dataDirectory: data.path, logger: Logger(label: "test"))
         var completed = record
         completed.state = .completed
-        writer.write(completed)
+        writer.write(RecordingSession(record: completed))
         await writer.shutdown()
         let text = try String(contentsOf: journal, encoding: .utf8)
         let lines = text.split(separator: "\n")
