@@ -30,7 +30,14 @@ let package = Package(
         // SDP model and parser (pure).
         .target(name: "SDP"),
         // RTP/RTCP parsing, per-stream reordering, codecs (pure; the media engine builds on it).
-        .target(name: "Media"),
+        .target(name: "Media", dependencies: ["CMediaIO"]),
+        // Linux calls of the media path (epoll, recvmmsg, eventfd) and SHA-256 of files (OpenSSL).
+        .target(name: "CMediaIO", linkerSettings: [.linkedLibrary("crypto")]),
+        // Spool files, crash repair, archive moves and checksums.
+        .target(
+            name: "Recording",
+            dependencies: ["Media", "CMediaIO", .product(name: "Logging", package: "swift-log")]
+        ),
         // RFC 7865 recording metadata (and its pre-RFC dialects), vendor ids, CUCM Built-in-Bridge
         // and CUBE network-based recording identities. Pure; XML through FoundationXML (libxml2).
         .target(name: "SIPRECMetadata"),
@@ -55,6 +62,8 @@ let package = Package(
                 "SDP",
                 "SIPRECMetadata",
                 "SIPStack",
+                "Media",
+                "Recording",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -114,7 +123,7 @@ let package = Package(
         ),
         .testTarget(
             name: "MediaTests",
-            dependencies: ["Media", "SIPTestSupport"]
+            dependencies: ["Media", "Recording", "SIPTestSupport", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "SIPRECMetadataTests",

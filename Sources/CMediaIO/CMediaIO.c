@@ -1,0 +1,185 @@
+#define _GNU_SOURCE
+#include "CMediaIO.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct mio_internal {
+    struct mmsghdr headers[MIO_BATCH];
+    struct iovec vectors[MIO_BATCH];
+} mio_internal;
+
+mio_batch *mio_batch_create(void) {
+    mio_batch *batch = calloc(1, sizeof(mio_batch));
+    mio_internal *internal = calloc(1, sizeof(mio_internal));
+    if (batch == NULL || internal == NULL) { free(batch); free(internal); return NULL; }
+    for (int i = 0; i < MIO_BATCH; i++) {
+        internal->vectors[i].iov_base = batch->data[i];
+        internal->vectors[i].iov_len = MIO_PACKET_BYTES;
+        internal->headers[i].msg_hdr.msg_iov = &internal->vectors[i];
+        internal->headers[i].msg_hdr.msg_iovlen = 1;
+    }
+    batch->internal = internal;
+    return batch;
+}
+
+void mio_batch_destroy(mio_batch *batch) {
+    if (batch == NULL) return;
+    free(batch->internal);
+    free(batch);
+}
+
+int mio_recv_batch(int fd, mio_batch *batch) {
+    mio_internal *internal = batch->internal;
+    int count = recvmmsg(fd, internal->headers, MIO_BATCH, MSG_DONTWAIT, NULL);
+    if (count < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    for (int i = 0; i < count; i++) {
+        int truncated = (internal->headers[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        batch->lengths[i] = truncated ? -1 : (int)internal->headers[i].msg_len;
+    }
+    return count;
+}
+
+int mio_udp_bind(const char *host, int port, int receive_buffer_bytes) {
+    struct sockaddr_storage storage;
+    memset(&storage, 0, sizeof(storage));
+    socklen_t length;
+    int family;
+    if (host != NULL && strchr(host, ':') != NULL) {
+        struct sockaddr_in6 *address = (struct sockaddr_in6 *)&storage;
+        address->sin6_family = AF_INET6;
+        address->sin6_port = htons((uint16_t)port);
+        if (inet_pton(AF_INET6, host, &address->sin6_addr) != 1) return -EINVAL;
+        family = AF_INET6;
+        length = sizeof(*address);
+    } else {
+        struct sockaddr_in *address = (struct sockaddr_in *)&storage;
+        address->sin_family = AF_INET;
+        address->sin_port = htons((uint16_t)port);
+        if (host == NULL || host[0] == '\0') {
+            address->sin_addr.s_addr = htonl(INADDR_ANY);
+        } else if (inet_pton(AF_INET, host, &address->sin_addr) != 1) {
+            return -EINVAL;
+        }
+        family = AF_INET;
+        length = sizeof(*address);
+    }
+    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -errno;
+    if (receive_buffer_bytes > 0) {
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
+    }
+    if (bind(fd, (struct sockaddr *)&storage, length) != 0) {
+        int error = errno;
+        close(fd);
+        return -error;
+    }
+    return fd;
+}
+
+int mio_local_port(int fd) {
+    struct sockaddr_storage storage;
+    socklen_t length = sizeof(storage);
+    if (getsockname(fd, (struct sockaddr *)&storage, &length) != 0) return -errno;
+    if (storage.ss_family == AF_INET6) return ntohs(((struct sockaddr_in6 *)&storage)->sin6_port);
+    return ntohs(((struct sockaddr_in *)&storage)->sin_port);
+}
+
+int mio_epoll_create(void) {
+    int fd = epoll_create1(EPOLL_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+int mio_epoll_add(int epoll_fd, int fd, uint64_t token) {
+    struct epoll_event event;
+    memset(&event, 0, sizeof(event));
+    event.events = EPOLLIN;
+    event.data.u64 = token;
+    return epoll_ctl(epoll_fd, EPOLL_CTL_ADD, fd, &event) == 0 ? 0 : -errno;
+}
+
+int mio_epoll_remove(int epoll_fd, int fd) {
+    return epoll_ctl(epoll_fd, EPOLL_CTL_DEL, fd, NULL) == 0 ? 0 : -errno;
+}
+
+int mio_epoll_wait(int epoll_fd, uint64_t *tokens, int max_events, int timeout_ms) {
+    struct epoll_event events[256];
+    if (max_events > 256) max_events = 256;
+    int count = epoll_wait(epoll_fd, events, max_events, timeout_ms);
+    if (count < 0) return errno == EINTR ? 0 : -errno;
+    for (int i = 0; i < count; i++) tokens[i] = events[i].data.u64;
+    return count;
+}
+
+int mio_eventfd_create(void) {
+    int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+void mio_eventfd_signal(int fd) {
+    uint64_t one = 1;
+    ssize_t written = write(fd, &one, sizeof(one));
+    (void)written;
+}
+
+void mio_eventfd_drain(int fd) {
+    uint64_t value;
+    ssize_t got = read(fd, &value, sizeof(value));
+    (void)got;
+}
+
+uint64_t mio_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+void mio_close(int fd) { close(fd); }
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+
+int mio_sha256_file(const char *path, char hex[65]) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -errno;
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    if (context == NULL || EVP_DigestInit_ex(context, EVP_sha256(), NULL) != 1) {
+        EVP_MD_CTX_free(context);
+        close(fd);
+        return -ENOMEM;
+    }
+    static __thread unsigned char buffer[1 << 20];
+    int result = 0;
+    for (;;) {
+        ssize_t got = read(fd, buffer, sizeof(buffer));
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            result = -errno;
+            break;
+        }
+        if (got == 0) break;
+        EVP_DigestUpdate(context, buffer, (size_t)got);
+    }
+    close(fd);
+    if (result == 0) {
+        unsigned char digest[32];
+        unsigned int length = 0;
+        EVP_DigestFinal_ex(context, digest, &length);
+        static const char digits[] = "0123456789abcdef";
+        for (unsigned int i = 0; i < 32; i++) {
+            hex[2 * i] = digits[digest[i] >> 4];
+            hex[2 * i + 1] = digits[digest[i] & 15];
+        }
+        hex[64] = '\0';
+    }
+    EVP_MD_CTX_free(context);
+    return result;
+}

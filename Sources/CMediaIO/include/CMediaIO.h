@@ -1,0 +1,50 @@
+// Thin wrappers over the Linux calls the media receive path needs (epoll, recvmmsg, eventfd,
+// monotonic time), so the Swift side gets one call per batch instead of hand-built msghdrs.
+#ifndef CMEDIAIO_H
+#define CMEDIAIO_H
+
+#include <stdint.h>
+#include <stddef.h>
+
+#define MIO_BATCH 64
+#define MIO_PACKET_BYTES 2048
+
+/// Receive buffers for one recvmmsg call, allocated once per receive thread.
+typedef struct mio_batch {
+    unsigned char data[MIO_BATCH][MIO_PACKET_BYTES];
+    int lengths[MIO_BATCH];
+    void *internal; // the mmsghdr/iovec arrays, owned by mio_batch_create
+} mio_batch;
+
+mio_batch *mio_batch_create(void);
+void mio_batch_destroy(mio_batch *batch);
+
+/// Reads up to MIO_BATCH datagrams without blocking. Returns how many (0 when none are
+/// waiting), or -errno. Truncated datagrams get length -1.
+int mio_recv_batch(int fd, mio_batch *batch);
+
+/// A non-blocking UDP socket bound to host:port (IPv4 or IPv6 literal, "" for any IPv4).
+/// Returns the descriptor or -errno.
+int mio_udp_bind(const char *host, int port, int receive_buffer_bytes);
+
+/// The port a socket is bound to, or -errno.
+int mio_local_port(int fd);
+
+int mio_epoll_create(void);
+int mio_epoll_add(int epoll_fd, int fd, uint64_t token);
+int mio_epoll_remove(int epoll_fd, int fd);
+/// Waits up to timeout_ms; writes the ready descriptors' tokens. Returns the count or -errno.
+int mio_epoll_wait(int epoll_fd, uint64_t *tokens, int max_events, int timeout_ms);
+
+int mio_eventfd_create(void);
+void mio_eventfd_signal(int fd);
+void mio_eventfd_drain(int fd);
+
+uint64_t mio_monotonic_ns(void);
+
+/// SHA-256 of a whole file (OpenSSL), as 64 lowercase hex digits plus NUL in `hex`.
+/// Returns 0, or -errno.
+int mio_sha256_file(const char *path, char hex[65]);
+void mio_close(int fd);
+
+#endif

@@ -1,0 +1,335 @@
+import CMediaIO
+import Foundation
+
+/// Where finished chunks of audio go (the spool writer). Called on the media thread: it must
+/// only queue the work.
+public protocol AudioSink: AnyObject, Sendable {
+    func audio(recordingID: String, chunk: CaptureRecording.Chunk, channels: Int)
+}
+
+/// The receive path: one thread that owns every media socket of this node, reads them with
+/// epoll and recvmmsg (64 datagrams a call, into buffers allocated once), places each packet
+/// on its recording's timeline and, once a second per recording, hands the mixed audio to the
+/// sink. The SIP side talks to it through commands (a locked queue and an eventfd), so no
+/// stream state is shared between threads. `decisions/0009` says why a thread of its own
+/// rather than NIO datagram channels.
+public final class MediaEngine: @unchecked Sendable {
+    public struct Settings: Sendable {
+        /// How often each recording's audio goes to the sink.
+        public var flushInterval: Duration = .seconds(1)
+        /// How far behind real time the drain stays, for late and reordered packets.
+        public var playoutDelay: Duration = .milliseconds(300)
+        /// Ring per stream: must exceed flushInterval + playoutDelay.
+        public var ringSamples = 32768
+        public var receiveBufferBytes = 256 * 1024
+        /// A stream without packets this long is noted (once per silence).
+        public var streamTimeout: Duration = .seconds(30)
+        /// A recording without any packet this long is reported (its call gets a BYE).
+        public var recordingTimeout: Duration = .seconds(300)
+        public init() {}
+    }
+
+    /// The final word on a stream, when its recording ends.
+    public struct StreamReport: Sendable, Equatable {
+        public var key: String
+        public var statistics: StreamCapture.Statistics
+        public var dtmf: [StreamCapture.DTMFEvent]
+        public var notDecodedPayloadTypes: [UInt8]
+    }
+
+    public enum Event: Sendable {
+        case streamSilent(recordingID: String, streamKey: String)
+        case streamResumed(recordingID: String, streamKey: String)
+        case noMedia(recordingID: String)
+    }
+
+    private enum Command {
+        case begin(id: String, channels: Int, startNanos: UInt64)
+        case attach(fd: Int32, recordingID: String, key: String, channel: Int, payloads: PayloadMap)
+        case update(fd: Int32, payloads: PayloadMap)
+        case detach(fd: Int32)
+        case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
+    }
+
+    private final class Live {
+        let recording: CaptureRecording
+        let startNanos: UInt64
+        var nextFlush: UInt64
+        var lastPacketNanos: UInt64
+        var noMediaReported = false
+        var audioFrames: Int64 = 0
+        init(recording: CaptureRecording, startNanos: UInt64, nextFlush: UInt64) {
+            self.recording = recording
+            self.startNanos = startNanos
+            self.nextFlush = nextFlush
+            lastPacketNanos = startNanos
+        }
+    }
+
+    private final class Socket {
+        let fd: Int32
+        let capture: StreamCapture
+        let live: Live
+        let key: String
+        var silent = false
+        var lastPackets = 0
+        var lastActivity: UInt64
+        init(fd: Int32, capture: StreamCapture, live: Live, key: String, now: UInt64) {
+            self.fd = fd
+            self.capture = capture
+            self.live = live
+            self.key = key
+            lastActivity = now
+        }
+    }
+
+    public let settings: Settings
+    private let sink: AudioSink
+    private let events: @Sendable (Event) -> Void
+    private let lock = NSLock()
+    private var commands: [Command] = []
+    private var stopping = false
+    private let epoll: Int32
+    private let wake: Int32
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+
+    // Media thread only.
+    private var recordings: [String: Live] = [:]
+    private var sockets: [Int32: Socket] = [:]
+    private var malformedDatagrams = 0
+
+    public init(settings: Settings = Settings(), sink: AudioSink, events: @escaping @Sendable (Event) -> Void = { _ in }) throws {
+        self.settings = settings
+        self.sink = sink
+        self.events = events
+        epoll = mio_epoll_create()
+        wake = mio_eventfd_create()
+        guard epoll >= 0, wake >= 0 else { throw POSIXError(.EMFILE) }
+        _ = mio_epoll_add(epoll, wake, UInt64(UInt32.max))
+    }
+
+    deinit {
+        mio_close(epoll)
+        mio_close(wake)
+    }
+
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "siprecd-media"
+        thread.qualityOfService = .userInteractive
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Ends the thread; recordings still open are drained to the sink first.
+    public func stop() {
+        lock.lock()
+        let running = thread != nil && !stopping
+        stopping = true
+        lock.unlock()
+        mio_eventfd_signal(wake)
+        if running { stopped.wait() }
+    }
+
+    public static func monotonicNanos() -> UInt64 { mio_monotonic_ns() }
+
+    // MARK: - Commands (any thread)
+
+    /// A bound, non-blocking UDP socket for a stream, or the errno that prevented it.
+    public func bind(host: String, port: Int) -> Result<Int32, POSIXError> {
+        let fd = mio_udp_bind(host, Int32(port), Int32(settings.receiveBufferBytes))
+        if fd < 0 { return .failure(POSIXError(POSIXErrorCode(rawValue: -fd) ?? .EINVAL)) }
+        return .success(fd)
+    }
+
+    public static func localPort(of fd: Int32) -> Int? {
+        let port = mio_local_port(fd)
+        return port >= 0 ? Int(port) : nil
+    }
+
+    public func begin(recordingID: String, channels: Int, startNanos: UInt64) {
+        send(.begin(id: recordingID, channels: channels, startNanos: startNanos))
+    }
+
+    /// Puts a bound socket's packets into a recording's channel.
+    public func attach(fd: Int32, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap) {
+        send(.attach(fd: fd, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads))
+    }
+
+    /// New payload types for a stream (a re-INVITE changed the codec).
+    public func update(fd: Int32, payloads: PayloadMap) { send(.update(fd: fd, payloads: payloads)) }
+
+    /// Stops reading a socket and closes it.
+    public func detach(fd: Int32) { send(.detach(fd: fd)) }
+
+    /// Drains the recording's last audio to the sink, then replies (on the media thread) with
+    /// every stream's final statistics and the frames of audio written.
+    public func end(recordingID: String, reply: @escaping @Sendable ([StreamReport], Int64) -> Void) {
+        send(.end(id: recordingID, reply: reply))
+    }
+
+    private func send(_ command: Command) {
+        lock.lock()
+        commands.append(command)
+        let first = commands.count == 1
+        lock.unlock()
+        if first { mio_eventfd_signal(wake) }
+    }
+
+    // MARK: - The media thread
+
+    private func run() {
+        guard let batch = mio_batch_create() else { fatalError("media receive buffers could not be allocated") }
+        defer { mio_batch_destroy(batch) }
+        var tokens = [UInt64](repeating: 0, count: 256)
+        let flushNanos = UInt64(settings.flushInterval.nanosecondsValue)
+        var nextHousekeeping = mio_monotonic_ns()
+        while true {
+            let ready = tokens.withUnsafeMutableBufferPointer { mio_epoll_wait(epoll, $0.baseAddress, 256, 20) }
+            let now = mio_monotonic_ns()
+            if ready > 0 {
+                for index in 0..<Int(ready) {
+                    let token = tokens[index]
+                    if token == UInt64(UInt32.max) {
+                        mio_eventfd_drain(wake)
+                        continue
+                    }
+                    if let socket = sockets[Int32(truncatingIfNeeded: token)] { read(socket, batch: batch, now: now) }
+                }
+            }
+            if runCommands(now: now, batch: batch) { break }
+            if now >= nextHousekeeping {
+                flushDue(now: now, interval: flushNanos)
+                nextHousekeeping = now + 50_000_000
+            }
+        }
+        for live in Array(recordings.values) { finish(live, now: mio_monotonic_ns(), reply: nil, batch: batch) }
+        stopped.signal()
+    }
+
+    private func position(_ nanos: UInt64, in live: Live) -> Int64 {
+        guard nanos > live.startNanos else { return 0 }
+        return Int64((nanos - live.startNanos) / 125_000)  // 8 kHz: one sample per 125 µs
+    }
+
+    private func read(_ socket: Socket, batch: UnsafeMutablePointer<mio_batch>, now: UInt64) {
+        let arrival = position(now, in: socket.live)
+        var received = Int32(MIO_BATCH)
+        while received == Int32(MIO_BATCH) {
+            received = mio_recv_batch(socket.fd, batch)
+            guard received > 0 else { break }
+            withUnsafeMutableBytes(of: &batch.pointee.data) { all in
+                withUnsafeBytes(of: &batch.pointee.lengths) { lengthBytes in
+                    let lengths = lengthBytes.bindMemory(to: Int32.self)
+                    for message in 0..<Int(received) {
+                        let length = Int(lengths[message])
+                        guard length > 0 else {
+                            malformedDatagrams += 1
+                            continue
+                        }
+                        let start = message * Int(MIO_PACKET_BYTES)
+                        socket.capture.receive(UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]), arrival: arrival)
+                    }
+                }
+            }
+        }
+        socket.live.lastPacketNanos = now
+        socket.lastActivity = now
+    }
+
+    /// True when the thread should end.
+    private func runCommands(now: UInt64, batch: UnsafeMutablePointer<mio_batch>) -> Bool {
+        lock.lock()
+        let work = commands
+        commands.removeAll(keepingCapacity: true)
+        let stop = stopping
+        lock.unlock()
+        for command in work {
+            switch command {
+            case let .begin(id, channels, startNanos):
+                let interval = UInt64(settings.flushInterval.nanosecondsValue)
+                recordings[id] = Live(recording: CaptureRecording(id: id, channels: channels), startNanos: startNanos, nextFlush: startNanos + interval)
+            case let .attach(fd, recordingID, key, channel, payloads):
+                guard let live = recordings[recordingID] else {
+                    mio_close(fd)
+                    continue
+                }
+                let capture = live.recording.add(key: key, channel: channel, payloads: payloads, ringCapacity: settings.ringSamples)
+                sockets[fd] = Socket(fd: fd, capture: capture, live: live, key: key, now: now)
+                _ = mio_epoll_add(epoll, fd, UInt64(UInt32(bitPattern: fd)))
+            case let .update(fd, payloads):
+                sockets[fd]?.capture.payloads = payloads
+            case let .detach(fd):
+                close(fd: fd)
+            case let .end(id, reply):
+                if let live = recordings[id] { finish(live, now: now, reply: reply, batch: batch) } else { reply([], 0) }
+            }
+        }
+        return stop
+    }
+
+    private func close(fd: Int32) {
+        guard let socket = sockets.removeValue(forKey: fd) else { return }
+        _ = mio_epoll_remove(epoll, fd)
+        mio_close(fd)
+        socket.live.recording.remove(socket.capture)
+    }
+
+    private func flushDue(now: UInt64, interval: UInt64) {
+        let delay = Int64(settings.playoutDelay.nanosecondsValue / 125_000)
+        let streamTimeout = UInt64(settings.streamTimeout.nanosecondsValue)
+        let recordingTimeout = UInt64(settings.recordingTimeout.nanosecondsValue)
+        for live in recordings.values where now >= live.nextFlush {
+            live.nextFlush = now + interval
+            drain(live, upTo: position(now, in: live) - delay)
+            if !live.noMediaReported, now - live.lastPacketNanos > recordingTimeout {
+                live.noMediaReported = true
+                events(.noMedia(recordingID: live.recording.id))
+            }
+        }
+        for socket in sockets.values {
+            let packets = socket.capture.statistics.packets
+            if packets != socket.lastPackets {
+                socket.lastPackets = packets
+                if socket.silent {
+                    socket.silent = false
+                    events(.streamResumed(recordingID: socket.live.recording.id, streamKey: socket.key))
+                }
+            } else if !socket.silent, now - socket.lastActivity > streamTimeout {
+                socket.silent = true
+                events(.streamSilent(recordingID: socket.live.recording.id, streamKey: socket.key))
+            }
+        }
+    }
+
+    private func drain(_ live: Live, upTo end: Int64) {
+        guard let chunk = live.recording.drain(upTo: end) else { return }
+        live.audioFrames += chunk.leadingSilenceFrames + Int64(chunk.samples.count / live.recording.channels)
+        sink.audio(recordingID: live.recording.id, chunk: chunk, channels: live.recording.channels)
+    }
+
+    private func finish(_ live: Live, now: UInt64, reply: (@Sendable ([StreamReport], Int64) -> Void)?, batch: UnsafeMutablePointer<mio_batch>) {
+        // What already waits on the sockets arrived before the end.
+        for socket in sockets.values where socket.live === live { read(socket, batch: batch, now: now) }
+        drain(live, upTo: max(position(now, in: live), live.recording.writtenUpTo))
+        for (fd, socket) in sockets where socket.live === live {
+            sockets[fd] = nil
+            _ = mio_epoll_remove(epoll, fd)
+            mio_close(fd)
+        }
+        recordings[live.recording.id] = nil
+        let reports = live.recording.streams.map { stream in
+            StreamReport(key: stream.key, statistics: stream.capture.statistics, dtmf: stream.capture.dtmf,
+                         notDecodedPayloadTypes: stream.capture.notDecodedSeen.sorted())
+        }
+        reply?(reports, live.audioFrames)
+    }
+}
+
+extension Duration {
+    var nanosecondsValue: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}

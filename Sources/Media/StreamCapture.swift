@@ -1,0 +1,313 @@
+/// One received RTP stream placed on its recording's timeline: packets in, 16-bit samples at
+/// the positions their timestamps give, ready for the recording to take each second. Pure (no
+/// I/O, no clock): the caller says when each packet arrived, as a sample position on the
+/// recording's timeline (8 kHz, 0 = the call's start).
+///
+/// Placement: the first packet of a source is put where it arrived; later ones where their
+/// RTP timestamp says relative to it, so reordering, duplicates and jitter change nothing and
+/// gaps (loss, silence suppression, hold) stay silence. The sender's clock is followed: the
+/// smallest delay seen over each window of packets shows whether its clock runs ahead or
+/// behind ours, and the placement moves by that much when it passes `clockTolerance`.
+/// A timestamp that jumps (a new SSRC, a restart, a long hold with frozen timestamps) puts the
+/// stream back where its packets arrive.
+///
+/// Samples wait in a ring until `take` hands them over; a packet for a place already taken
+/// (later than the playout delay) is counted as late and dropped.
+public final class StreamCapture {
+    public struct Statistics: Sendable, Equatable {
+        public var packets = 0
+        public var bytes = 0
+        /// Expected minus received, by sequence number (RFC 3550 A.3); never negative.
+        public var lost = 0
+        public var duplicates = 0
+        /// Arrived after their samples were written to the file.
+        public var late = 0
+        /// Could not be placed: further ahead of the file than the ring holds.
+        public var overrun = 0
+        public var sourceChanges = 0
+        public var timestampJumps = 0
+        public var clockCorrections = 0
+        public var undecodable = 0
+        public var unknownPayload = 0
+        public var malformed = 0
+        public var comfortNoise = 0
+        public var firstArrival: Int64?
+        public var lastArrival: Int64?
+        public init() {}
+    }
+
+    /// An RFC 4733 event: where it started on the timeline and how long it lasted.
+    public struct DTMFEvent: Sendable, Equatable {
+        public var position: Int64
+        public var event: UInt8
+        public var durationSamples: Int
+        public init(position: Int64, event: UInt8, durationSamples: Int) {
+            self.position = position
+            self.event = event
+            self.durationSamples = durationSamples
+        }
+    }
+
+    public static let sampleRate = 8000
+    public let capacity: Int
+    private let mask: Int
+    private let ring: UnsafeMutablePointer<Int16>
+    public var payloads: PayloadMap
+    public private(set) var statistics = Statistics()
+    public private(set) var dtmf: [DTMFEvent] = []
+    public static let maxDTMFEvents = 2000
+    /// Everything before this position has been taken.
+    public private(set) var takenUpTo: Int64
+    /// The end of the furthest samples written.
+    public private(set) var writtenUpTo: Int64
+    /// Which payload types were seen as not decodable (for the record).
+    public private(set) var notDecodedSeen: Set<UInt8> = []
+
+    // Timeline anchor: timestamp `anchorTimestamp` sits at `anchorPosition`.
+    private var ssrc: UInt32?
+    private var anchorTimestamp: UInt32 = 0
+    private var anchorPosition: Int64 = 0
+    private var windowMinimumDrift = Int64.max
+    private var windowCount = 0
+    /// Packets per clock check (5 s of 20 ms packets).
+    static let clockWindow = 250
+    /// Off by more than this (in samples, 10 ms) and the placement is corrected.
+    static let clockTolerance: Int64 = 80
+    /// Further from the arrival time than these and the stream is re-anchored.
+    static let maxLate: Int64 = 8000
+    static let maxEarly: Int64 = 800
+
+    // Sequence accounting (RFC 3550 A.1, simplified: a 64-packet window for duplicates).
+    private var baseSequence: Int64 = 0
+    private var highestSequence: Int64 = 0
+    private var seenWindow: UInt64 = 0
+    private var uniqueInRun = 0
+    private var expectedBefore = 0
+    private var uniqueBefore = 0
+    private var lastEventTimestamp: UInt32?
+
+    /// `capacity` samples of ring (rounded up to a power of two) from `start`.
+    public init(payloads: PayloadMap, start: Int64 = 0, capacity: Int = 32768) {
+        var size = 1
+        while size < capacity { size <<= 1 }
+        self.capacity = size
+        mask = size - 1
+        ring = .allocate(capacity: size)
+        ring.initialize(repeating: 0, count: size)
+        self.payloads = payloads
+        takenUpTo = start
+        writtenUpTo = start
+    }
+
+    deinit { ring.deallocate() }
+
+    /// One datagram that arrived at timeline position `arrival`.
+    public func receive(_ bytes: UnsafeRawBufferPointer, arrival: Int64) {
+        let packet: RTPPacket
+        do { packet = try RTPPacket(parsing: bytes) } catch {
+            statistics.malformed += 1
+            return
+        }
+        statistics.packets += 1
+        statistics.bytes += bytes.count
+        if statistics.firstArrival == nil { statistics.firstArrival = arrival }
+        statistics.lastArrival = arrival
+
+        if packet.ssrc != ssrc {
+            if ssrc != nil { statistics.sourceChanges += 1 }
+            ssrc = packet.ssrc
+            startSequenceRun(packet.sequenceNumber)
+            anchor(packet.timestamp, at: arrival)
+        } else if !countSequence(packet.sequenceNumber) {
+            statistics.duplicates += 1
+            return
+        }
+
+        let kind = payloads[packet.payloadType]
+        let payload = UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
+        switch kind {
+        case .pcmu, .pcma, .l16:
+            let position = place(packet.timestamp, arrival: arrival)
+            write(payload, kind: kind, at: position)
+        case .telephoneEvent:
+            noteEvent(payload, timestamp: packet.timestamp)
+        case .comfortNoise:
+            statistics.comfortNoise += 1
+        case .notDecoded:
+            statistics.undecodable += 1
+            notDecodedSeen.insert(packet.payloadType)
+        case .unknown:
+            statistics.unknownPayload += 1
+        }
+    }
+
+    /// Moves samples `[takenUpTo, end)` into `output` (interleaved frames of `channels`, this
+    /// stream in `channel`), added to what is there, and clears them from the ring.
+    public func take(upTo end: Int64, into output: UnsafeMutablePointer<Int32>, channels: Int, channel: Int) {
+        let count = Int(max(0, end - takenUpTo))
+        let stored = min(count, capacity)
+        var index = Int(takenUpTo) & mask
+        var out = channel
+        for _ in 0..<stored {
+            output[out] &+= Int32(ring[index])
+            ring[index] = 0
+            index = (index + 1) & mask
+            out += channels
+        }
+        takenUpTo = max(takenUpTo, end)
+        if writtenUpTo < takenUpTo { writtenUpTo = takenUpTo }
+    }
+
+    /// Moves the start without keeping the samples (no file yet: nothing was received).
+    public func discard(upTo end: Int64) {
+        guard end > takenUpTo else { return }
+        let count = min(Int(end - takenUpTo), capacity)
+        var index = Int(takenUpTo) & mask
+        for _ in 0..<count {
+            ring[index] = 0
+            index = (index + 1) & mask
+        }
+        takenUpTo = end
+        if writtenUpTo < takenUpTo { writtenUpTo = takenUpTo }
+    }
+
+    // MARK: - Timeline
+
+    private func anchor(_ timestamp: UInt32, at position: Int64) {
+        anchorTimestamp = timestamp
+        anchorPosition = position
+        windowMinimumDrift = .max
+        windowCount = 0
+    }
+
+    /// Where a timestamp belongs, keeping the anchor near the newest packet (so timestamp
+    /// differences stay far from the 32-bit wrap) and following the sender's clock.
+    private func place(_ timestamp: UInt32, arrival: Int64) -> Int64 {
+        var position = anchorPosition + Int64(Int32(bitPattern: timestamp &- anchorTimestamp))
+        let drift = arrival - position
+        if drift > Self.maxLate || drift < -Self.maxEarly {
+            statistics.timestampJumps += 1
+            anchor(timestamp, at: arrival)
+            return arrival
+        }
+        windowMinimumDrift = min(windowMinimumDrift, drift)
+        windowCount += 1
+        if windowCount >= Self.clockWindow {
+            if abs(windowMinimumDrift) > Self.clockTolerance {
+                statistics.clockCorrections += 1
+                anchorPosition += windowMinimumDrift
+                position += windowMinimumDrift
+            }
+            windowMinimumDrift = .max
+            windowCount = 0
+        }
+        if position > anchorPosition {
+            anchorTimestamp = timestamp
+            anchorPosition = position
+        }
+        return position
+    }
+
+    private func write(_ payload: UnsafeRawBufferPointer, kind: PayloadMap.Kind, at position: Int64) {
+        let count = kind == .l16 ? payload.count / 2 : payload.count
+        guard count > 0 else { return }
+        let end = position + Int64(count)
+        if end <= takenUpTo {
+            statistics.late += 1
+            return
+        }
+        if end - takenUpTo > Int64(capacity) {
+            statistics.overrun += 1
+            return
+        }
+        let skip = Int(max(0, takenUpTo - position))
+        var index = Int(position + Int64(skip)) & mask
+        switch kind {
+        case .pcmu:
+            G711.ulawTable.withUnsafeBufferPointer { table in
+                for offset in skip..<count {
+                    ring[index] = table[Int(payload[offset])]
+                    index = (index + 1) & mask
+                }
+            }
+        case .pcma:
+            G711.alawTable.withUnsafeBufferPointer { table in
+                for offset in skip..<count {
+                    ring[index] = table[Int(payload[offset])]
+                    index = (index + 1) & mask
+                }
+            }
+        default:
+            for offset in skip..<count {
+                ring[index] = Int16(bitPattern: UInt16(payload[2 * offset]) << 8 | UInt16(payload[2 * offset + 1]))
+                index = (index + 1) & mask
+            }
+        }
+        if end > writtenUpTo { writtenUpTo = end }
+    }
+
+    // MARK: - Events (RFC 4733 §2.3)
+
+    private func noteEvent(_ payload: UnsafeRawBufferPointer, timestamp: UInt32) {
+        guard payload.count >= 4 else {
+            statistics.malformed += 1
+            return
+        }
+        // Events are placed by the audio anchor, without moving it: an event's packets repeat
+        // its start timestamp for as long as it lasts.
+        let duration = Int(UInt16(payload[2]) << 8 | UInt16(payload[3]))
+        if timestamp == lastEventTimestamp, !dtmf.isEmpty {
+            dtmf[dtmf.count - 1].durationSamples = max(dtmf[dtmf.count - 1].durationSamples, duration)
+            return
+        }
+        guard dtmf.count < Self.maxDTMFEvents else { return }
+        lastEventTimestamp = timestamp
+        let position = anchorPosition + Int64(Int32(bitPattern: timestamp &- anchorTimestamp))
+        dtmf.append(DTMFEvent(position: position, event: payload[0], durationSamples: duration))
+    }
+
+    // MARK: - Sequence numbers
+
+    private func startSequenceRun(_ sequence: UInt16) {
+        if uniqueInRun > 0 {
+            expectedBefore += Int(highestSequence - baseSequence + 1)
+            uniqueBefore += uniqueInRun
+        }
+        baseSequence = Int64(sequence)
+        highestSequence = Int64(sequence)
+        seenWindow = 1
+        uniqueInRun = 1
+        updateLost()
+    }
+
+    /// False for a duplicate.
+    private func countSequence(_ sequence: UInt16) -> Bool {
+        let delta = Int64(Int16(bitPattern: sequence &- UInt16(truncatingIfNeeded: highestSequence)))
+        if delta > 0 {
+            // A jump far ahead is a restart of the sender's numbering (RFC 3550 A.1's dropout).
+            if delta > 3000 {
+                startSequenceRun(sequence)
+                return true
+            }
+            seenWindow = delta >= 64 ? 1 : (seenWindow << UInt64(delta)) | 1
+            highestSequence += delta
+            uniqueInRun += 1
+        } else {
+            let back = -delta
+            if back < 64 {
+                let bit = UInt64(1) << UInt64(back)
+                if seenWindow & bit != 0 { return false }
+                seenWindow |= bit
+            }
+            if highestSequence + delta < baseSequence { baseSequence = highestSequence + delta }
+            uniqueInRun += 1
+        }
+        updateLost()
+        return true
+    }
+
+    private func updateLost() {
+        let expected = expectedBefore + Int(highestSequence - baseSequence + 1)
+        statistics.lost = max(0, expected - uniqueBefore - uniqueInRun)
+    }
+}

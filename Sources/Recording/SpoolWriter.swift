@@ -1,0 +1,405 @@
+import CMediaIO
+import Foundation
+import Logging
+import Media
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The two-phase store: while a call is live its audio is appended to `<spool>/<id>.wav` by
+/// this writer's own thread (never an event loop); when the call ends the file gets its real
+/// sizes, is synced, hashed (SHA-256) and renamed into the archive under the name template.
+/// If the archive cannot take it the file stays in the spool, the outcome says so, and the
+/// move is retried with backoff until it succeeds. A file is created at the first audio (a
+/// call with no media leaves no file). A write that fails (disk full) stops that file where it
+/// was; what it holds stays valid.
+public final class SpoolWriter: AudioSink, @unchecked Sendable {
+    public struct Settings: Sendable {
+        public var spoolDirectory: String
+        public var archiveDirectory: String
+        public var template: ArchiveTemplate = .default
+        public var sampleRate = 8000
+        /// Below this much free space in the spool, `healthy` is false (new calls get 503).
+        public var minimumFreeBytes: UInt64 = 256 * 1024 * 1024
+        public var retryFirst: Duration = .seconds(2)
+        public var retryMax: Duration = .seconds(300)
+        public init(spoolDirectory: String, archiveDirectory: String) {
+            self.spoolDirectory = spoolDirectory
+            self.archiveDirectory = archiveDirectory
+        }
+    }
+
+    public struct Outcome: Sendable, Equatable {
+        public enum Location: String, Sendable { case spool, archive }
+        public var recordingID: String
+        /// nil: no audio was ever received, so there is no file.
+        public var location: Location?
+        public var path: String?
+        public var bytes: Int = 0
+        public var sha256: String?
+        public var channels: Int
+        public var sampleRate: Int
+        public var audioSeconds: Double = 0
+        /// What went wrong on the way (a failed write, an archive that refused the file).
+        public var problem: String?
+    }
+
+    private enum Operation {
+        case begin(id: String, info: WAVFile.Info, channels: Int)
+        case audio(id: String, chunk: CaptureRecording.Chunk)
+        case finish(id: String, completion: @Sendable (Outcome) -> Void)
+    }
+
+    private final class Entry {
+        let info: WAVFile.Info
+        let channels: Int
+        var fd: Int32 = -1
+        var path: String
+        var length = 0
+        var layout: WAVFile.Layout?
+        var problem: String?
+        init(info: WAVFile.Info, channels: Int, path: String) {
+            self.info = info
+            self.channels = channels
+            self.path = path
+        }
+    }
+
+    private struct Retry {
+        var outcome: Outcome
+        var info: WAVFile.Info
+        var attempt: Int
+        var due: UInt64
+        var completion: @Sendable (Outcome) -> Void
+    }
+
+    public let settings: Settings
+    private let logger: Logger
+    private let condition = NSCondition()
+    private var queue: [Operation] = []
+    private var stopping = false
+    private var thread: Thread?
+    private let stopped = DispatchSemaphore(value: 0)
+    private var lowSpace = false
+    private var writeFailing = false
+
+    // Writer thread only.
+    private var entries: [String: Entry] = [:]
+    private var retries: [Retry] = []
+    private var nextSpaceCheck: UInt64 = 0
+
+    public init(settings: Settings, logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        try FileManager.default.createDirectory(atPath: settings.spoolDirectory, withIntermediateDirectories: true)
+        lowSpace = Self.freeBytes(settings.spoolDirectory).map { $0 < settings.minimumFreeBytes } ?? false
+    }
+
+    /// False while the spool is short of space or its last write failed: new calls should be
+    /// refused with 503 so the SRC records them elsewhere.
+    public var healthy: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !lowSpace && !writeFailing
+    }
+
+    /// Files and bytes waiting in the spool for the archive (retries).
+    public var pendingArchiveMoves: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return retryCount
+    }
+    private var retryCount = 0
+
+    public func start() {
+        let thread = Thread { [self] in run() }
+        thread.name = "siprecd-spool"
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Finishes queued work, then ends the thread (files still open are finished and moved).
+    public func stop() {
+        condition.lock()
+        let running = thread != nil && !stopping
+        stopping = true
+        condition.signal()
+        condition.unlock()
+        if running { stopped.wait() }
+    }
+
+    public func begin(recordingID: String, startedAt: Date, callID: String, channels: Int) {
+        enqueue(.begin(id: recordingID, info: WAVFile.Info(recordingID: recordingID, startedAt: startedAt, callID: callID), channels: channels))
+    }
+
+    public func audio(recordingID: String, chunk: CaptureRecording.Chunk, channels: Int) {
+        enqueue(.audio(id: recordingID, chunk: chunk))
+    }
+
+    /// Completes the file; `completion` runs on the writer's thread, once with the file in
+    /// the archive (or with no file), or first in the spool and again when a retry moves it.
+    public func finish(recordingID: String, completion: @escaping @Sendable (Outcome) -> Void) {
+        enqueue(.finish(id: recordingID, completion: completion))
+    }
+
+    private func enqueue(_ operation: Operation) {
+        condition.lock()
+        queue.append(operation)
+        condition.signal()
+        condition.unlock()
+    }
+
+    // MARK: - The writer thread
+
+    private func run() {
+        while true {
+            condition.lock()
+            while queue.isEmpty && !stopping {
+                let due = retries.map(\.due).min()
+                let wait = due.map { $0 > mio_monotonic_ns() ? Double($0 - mio_monotonic_ns()) / 1e9 : 0 } ?? 1.0
+                if wait <= 0 { break }
+                _ = condition.wait(until: Date(timeIntervalSinceNow: min(wait, 1.0)))
+                if !retries.isEmpty && (retries.map(\.due).min() ?? .max) <= mio_monotonic_ns() { break }
+            }
+            let work = queue
+            queue.removeAll(keepingCapacity: true)
+            let stop = stopping
+            condition.unlock()
+            for operation in work { perform(operation) }
+            runRetries(force: false)
+            checkSpace()
+            if stop && work.isEmpty { break }
+        }
+        for (id, _) in entries { complete(id, completion: { _ in }) }
+        stopped.signal()
+    }
+
+    private func perform(_ operation: Operation) {
+        switch operation {
+        case let .begin(id, info, channels):
+            let path = settings.spoolDirectory + "/" + ArchiveTemplate.clean(id) + ".wav"
+            entries[id] = Entry(info: info, channels: channels, path: path)
+        case let .audio(id, chunk):
+            guard let entry = entries[id], entry.problem == nil else { return }
+            write(chunk, to: entry)
+        case let .finish(id, completion):
+            complete(id, completion: completion)
+        }
+    }
+
+    private func write(_ chunk: CaptureRecording.Chunk, to entry: Entry) {
+        if entry.fd < 0 {
+            let fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+            guard fd >= 0 else { return fail(entry, "spool file could not be created: \(String(cString: strerror(errno)))") }
+            entry.fd = fd
+            let header = WAVFile.header(channels: entry.channels, sampleRate: settings.sampleRate, info: entry.info)
+            guard writeAll(fd, header) else { return fail(entry, "spool write failed: \(String(cString: strerror(errno)))") }
+            entry.length = header.count
+            entry.layout = try? WAVFile.layout(of: header)
+        }
+        if chunk.leadingSilenceFrames > 0 {
+            var remaining = Int(chunk.leadingSilenceFrames) * entry.channels * 2
+            let zeros = [UInt8](repeating: 0, count: min(remaining, 64 * 1024))
+            while remaining > 0 {
+                let count = min(remaining, zeros.count)
+                guard zeros.withUnsafeBytes({ writeAll(entry.fd, UnsafeRawBufferPointer(rebasing: $0[0..<count])) }) else {
+                    return fail(entry, "spool write failed: \(String(cString: strerror(errno)))")
+                }
+                entry.length += count
+                remaining -= count
+            }
+        }
+        // Little-endian 16-bit samples are the machine's own layout on the platforms we run.
+        let ok = chunk.samples.withUnsafeBytes { writeAll(entry.fd, $0) }
+        guard ok else { return fail(entry, "spool write failed: \(String(cString: strerror(errno)))") }
+        entry.length += chunk.samples.count * 2
+        if writeFailing {
+            condition.lock(); writeFailing = false; condition.unlock()
+        }
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { writeAll(fd, $0) }
+    }
+
+    private func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+        var offset = 0
+        while offset < bytes.count {
+            let written = Glibc.write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+
+    private func fail(_ entry: Entry, _ problem: String) {
+        entry.problem = problem
+        logger.error("recording audio write failed; the file keeps what it has", metadata: ["recording": "\(entry.info.recordingID)", "error": "\(problem)"])
+        condition.lock(); writeFailing = true; condition.unlock()
+    }
+
+    private func complete(_ id: String, completion: @escaping @Sendable (Outcome) -> Void) {
+        guard let entry = entries.removeValue(forKey: id) else {
+            return completion(Outcome(recordingID: id, location: nil, channels: 0, sampleRate: settings.sampleRate, problem: "unknown recording"))
+        }
+        var outcome = Outcome(recordingID: id, location: nil, channels: entry.channels, sampleRate: settings.sampleRate, problem: entry.problem)
+        guard entry.fd >= 0, let layout = entry.layout else { return completion(outcome) }
+        do {
+            // A failed write may have left part of a chunk: the real length is the file's.
+            var status = stat()
+            let length = fstat(entry.fd, &status) == 0 ? Int(status.st_size) : entry.length
+            let final = try WAVFile.finalize(fd: entry.fd, layout: layout, fileLength: length)
+            _ = fsync(entry.fd)
+            outcome.bytes = final
+            outcome.audioSeconds = Double(final - layout.dataOffset) / Double(layout.blockAlign * layout.sampleRate)
+        } catch {
+            outcome.problem = outcome.problem ?? "the file's header could not be completed: \(error)"
+        }
+        close(entry.fd)
+        outcome.location = .spool
+        outcome.path = entry.path
+        outcome.sha256 = Self.sha256(entry.path)
+        archive(outcome, info: entry.info, attempt: 0, completion: completion)
+    }
+
+    /// Moves a finished file into the archive, or schedules a retry and reports it in the spool.
+    private func archive(_ spooled: Outcome, info: WAVFile.Info, attempt: Int, completion: @escaping @Sendable (Outcome) -> Void) {
+        guard let source = spooled.path else { return completion(spooled) }
+        let relative = settings.template.path(recordingID: info.recordingID, callID: info.callID, startedAt: info.startedAt)
+        let destination = settings.archiveDirectory + "/" + relative
+        do {
+            try Self.move(source, to: destination)
+            var moved = spooled
+            moved.location = .archive
+            moved.path = destination
+            completion(moved)
+        } catch {
+            let delay = min(settings.retryMax.seconds, settings.retryFirst.seconds * pow(2, Double(min(attempt, 16))))
+            if attempt == 0 {
+                var waiting = spooled
+                waiting.problem = "archive unavailable (\(error)); kept in the spool, retrying"
+                completion(waiting)
+            }
+            logger.warning("recording could not be moved to the archive; retrying", metadata: [
+                "recording": "\(info.recordingID)", "error": "\(error)", "retryInSeconds": "\(Int(delay))",
+            ])
+            retries.append(Retry(outcome: spooled, info: info, attempt: attempt + 1,
+                                 due: mio_monotonic_ns() + UInt64(delay * 1e9), completion: completion))
+            condition.lock(); retryCount = retries.count; condition.unlock()
+        }
+    }
+
+    private func runRetries(force: Bool) {
+        guard !retries.isEmpty else { return }
+        let now = mio_monotonic_ns()
+        let due = retries.filter { force || $0.due <= now }
+        retries.removeAll { force || $0.due <= now }
+        for retry in due { archive(retry.outcome, info: retry.info, attempt: retry.attempt, completion: retry.completion) }
+        condition.lock(); retryCount = retries.count; condition.unlock()
+    }
+
+    private func checkSpace() {
+        let now = mio_monotonic_ns()
+        guard now >= nextSpaceCheck else { return }
+        nextSpaceCheck = now + 1_000_000_000
+        let low = Self.freeBytes(settings.spoolDirectory).map { $0 < settings.minimumFreeBytes } ?? false
+        condition.lock()
+        let changed = low != lowSpace
+        lowSpace = low
+        condition.unlock()
+        if changed {
+            if low { logger.error("spool is short of space: new calls get 503", metadata: ["folder": "\(settings.spoolDirectory)"]) }
+            else { logger.notice("spool has space again", metadata: ["folder": "\(settings.spoolDirectory)"]) }
+        }
+    }
+
+    static func freeBytes(_ path: String) -> UInt64? {
+        var info = statvfs()
+        guard statvfs(path, &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
+
+    static func sha256(_ path: String) -> String? {
+        var hex = [CChar](repeating: 0, count: 65)
+        guard mio_sha256_file(path, &hex) == 0 else { return nil }
+        return String(decoding: hex.prefix(64).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// rename(2) within a file system; across file systems a copy that is synced, renamed into
+    /// place and only then removed from the spool, so no crash leaves the file in neither.
+    static func move(_ source: String, to destination: String) throws {
+        let folder = (destination as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if rename(source, destination) == 0 { return }
+        guard errno == EXDEV else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        let temporary = destination + ".part"
+        _ = unlink(temporary)
+        try FileManager.default.copyItem(atPath: source, toPath: temporary)
+        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
+        if fd >= 0 { _ = fsync(fd); close(fd) }
+        guard rename(temporary, destination) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        _ = unlink(source)
+    }
+
+    // MARK: - Crash repair
+
+    public struct Recovered: Sendable {
+        public var info: WAVFile.Info?
+        public var outcome: Outcome
+        /// When the file was last written: the end of what was saved.
+        public var lastWrite: Date
+    }
+
+    /// At start, before any call: every file left in the spool by a crash gets its real sizes
+    /// (audio up to the last flush) and goes to the archive like a finished one. Files that
+    /// are not ours are left where they are and reported.
+    /// `laterMove` hears of files that stayed in the spool once a retry moves them.
+    public func recoverSpool(laterMove: @escaping @Sendable (Outcome) -> Void) -> [Recovered] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.spoolDirectory)) ?? []
+        var recovered: [Recovered] = []
+        for name in names.sorted() where name.hasSuffix(".wav") {
+            let path = settings.spoolDirectory + "/" + name
+            let fd = open(path, O_RDWR | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            var prefix = [UInt8](repeating: 0, count: 4096)
+            let got = prefix.withUnsafeMutableBytes { pread(fd, $0.baseAddress, 4096, 0) }
+            var status = stat()
+            fstat(fd, &status)
+            let lastWrite = Date(timeIntervalSince1970: Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9)
+            guard got > 0, let layout = try? WAVFile.layout(of: Array(prefix[0..<got])), let info = layout.info else {
+                close(fd)
+                logger.warning("spool file is not a siprecd recording; left in place", metadata: ["file": "\(name)"])
+                continue
+            }
+            var outcome = Outcome(recordingID: info.recordingID, location: .spool, path: path, channels: layout.channels, sampleRate: layout.sampleRate)
+            do {
+                let length = try WAVFile.finalize(fd: fd, layout: layout, fileLength: Int(status.st_size))
+                _ = fsync(fd)
+                outcome.bytes = length
+                outcome.audioSeconds = Double(length - layout.dataOffset) / Double(layout.blockAlign * layout.sampleRate)
+            } catch {
+                outcome.problem = "repair failed: \(error)"
+            }
+            close(fd)
+            outcome.sha256 = Self.sha256(path)
+            let box = RecoveredBox()
+            archive(outcome, info: info, attempt: 0) { result in
+                if box.value == nil { box.value = result } else { laterMove(result) }
+            }
+            recovered.append(Recovered(info: info, outcome: box.value ?? outcome, lastWrite: lastWrite))
+        }
+        return recovered
+    }
+
+    private final class RecoveredBox: @unchecked Sendable { var value: Outcome? }
+}
+
+extension Duration {
+    var seconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

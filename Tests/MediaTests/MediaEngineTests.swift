@@ -1,0 +1,81 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import Media
+import Testing
+
+/// Keeps what the engine hands over.
+final class CollectingSink: AudioSink, @unchecked Sendable {
+    private let lock = NSLock()
+    private var chunks: [String: [CaptureRecording.Chunk]] = [:]
+    func audio(recordingID: String, chunk: CaptureRecording.Chunk, channels: Int) {
+        lock.lock(); chunks[recordingID, default: []].append(chunk); lock.unlock()
+    }
+    func samples(_ id: String) -> (silence: Int64, samples: [Int16]) {
+        lock.lock(); defer { lock.unlock() }
+        let list = chunks[id] ?? []
+        return (list.first?.leadingSilenceFrames ?? 0, list.flatMap(\.samples))
+    }
+}
+
+@Suite("Media engine: sockets to recordings")
+struct MediaEngineTests {
+    static func send(_ datagrams: [[UInt8]], to port: Int) {
+        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        for datagram in datagrams {
+            _ = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, datagram, datagram.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
+            }
+        }
+    }
+
+    @Test("packets on two sockets end up in their channels; the end reports every stream")
+    func twoStreams() async throws {
+        let sink = CollectingSink()
+        let engine = try MediaEngine(sink: sink)
+        engine.start()
+        defer { engine.stop() }
+        let left = try engine.bind(host: "127.0.0.1", port: 0).get()
+        let right = try engine.bind(host: "127.0.0.1", port: 0).get()
+        engine.begin(recordingID: "rec", channels: 2, startNanos: MediaEngine.monotonicNanos())
+        engine.attach(fd: left, recordingID: "rec", streamKey: "1", channel: 0, payloads: RTP.pcmu)
+        engine.attach(fd: right, recordingID: "rec", streamKey: "2", channel: 1, payloads: RTP.pcmu)
+        // Five packets (100 ms) per stream, and a datagram that is not RTP.
+        Self.send((0..<5).map { RTP.packet(seq: UInt16($0), ts: UInt32($0 * 160), ssrc: 1, payload: RTP.ulaw(0x00)) }, to: try #require(MediaEngine.localPort(of: left)))
+        Self.send((0..<5).map { RTP.packet(seq: UInt16($0), ts: UInt32($0 * 160), ssrc: 2, payload: RTP.ulaw(0x80)) } + [[1, 2, 3]],
+                  to: try #require(MediaEngine.localPort(of: right)))
+        // The engine reads what arrived before it runs the end command only if the packets are
+        // already queued on the sockets, which they are once sendto returned on loopback.
+        let (reports, frames) = await withCheckedContinuation { continuation in
+            engine.end(recordingID: "rec") { continuation.resume(returning: ($0, $1)) }
+        }
+        let byKey = Dictionary(uniqueKeysWithValues: reports.map { ($0.key, $0) })
+        #expect(byKey["1"]?.statistics.packets == 5)
+        #expect(byKey["2"]?.statistics.packets == 5)
+        #expect(byKey["2"]?.statistics.malformed == 1)
+        let (silence, samples) = sink.samples("rec")
+        #expect(Int64(samples.count / 2) + silence == frames)
+        let left0 = stride(from: 0, to: samples.count, by: 2).filter { samples[$0] == G711.ulawTable[0x00] }.count
+        let right1 = stride(from: 1, to: samples.count, by: 2).filter { samples[$0] == G711.ulawTable[0x80] }.count
+        #expect(left0 == 800)
+        #expect(right1 == 800)
+    }
+
+    @Test("a port in use is refused with its errno")
+    func bindFailure() throws {
+        let engine = try MediaEngine(sink: CollectingSink())
+        let fd = try engine.bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(MediaEngine.localPort(of: fd))
+        #expect(throws: POSIXError.self) { try engine.bind(host: "127.0.0.1", port: port).get() }
+        #expect(throws: POSIXError.self) { try engine.bind(host: "not-an-address", port: 0).get() }
+        close(fd)
+    }
+}

@@ -1,0 +1,159 @@
+import Foundation
+import Logging
+import Media
+import Recording
+import Testing
+
+@Suite("Spool files, archive moves and crash repair")
+struct RecordingFileTests {
+    static func temporaryFolder() throws -> String {
+        let path = NSTemporaryDirectory() + "siprecd-recording-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    static let info = WAVFile.Info(recordingID: "rec-1", startedAt: Date(timeIntervalSince1970: 1_700_000_000), callID: "abc@example.com")
+
+    @Test("the header names the recording and reads back")
+    func headerRoundTrip() throws {
+        let header = WAVFile.header(channels: 2, sampleRate: 8000, info: Self.info)
+        let layout = try WAVFile.layout(of: header)
+        #expect(layout.channels == 2)
+        #expect(layout.sampleRate == 8000)
+        #expect(layout.dataOffset == header.count)
+        #expect(layout.info == Self.info)
+        #expect(throws: WAVFile.FormatError.self) { try WAVFile.layout(of: Array("RIFF....WAVEjunk".utf8)) }
+    }
+
+    @Test("archive names come from the template, with values that cannot leave the folder")
+    func template() throws {
+        let template = try ArchiveTemplate("{yyyy}-{MM}-{dd}/{HH}{mm}{ss}-{callid}-{recording}.wav")
+        #expect(template.path(recordingID: "r/../1", callID: "a b@example.com", startedAt: Self.info.startedAt)
+                == "2023-11-14/221320-a_b_example.com-r_.._1.wav")
+        #expect(throws: ArchiveTemplate.Invalid.self) { try ArchiveTemplate("../{recording}.wav") }
+        #expect(throws: ArchiveTemplate.Invalid.self) { try ArchiveTemplate("{callid}.wav") }
+    }
+
+    /// Runs a writer and waits for the first outcome of `finish`.
+    static func finish(_ writer: SpoolWriter, _ id: String) async -> SpoolWriter.Outcome {
+        await withCheckedContinuation { continuation in
+            let once = Once()
+            writer.finish(recordingID: id) { outcome in
+                if once.first() { continuation.resume(returning: outcome) }
+            }
+        }
+    }
+
+    final class Once: @unchecked Sendable {
+        private let lock = NSLock()
+        private var done = false
+        func first() -> Bool {
+            lock.lock(); defer { lock.unlock() }
+            if done { return false }
+            done = true
+            return true
+        }
+    }
+
+    @Test("audio goes to the spool, then to the archive with its size and SHA-256")
+    func spoolToArchive() async throws {
+        let root = try Self.temporaryFolder()
+        let writer = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        writer.begin(recordingID: "rec-1", startedAt: Self.info.startedAt, callID: "abc", channels: 2)
+        writer.audio(recordingID: "rec-1", chunk: .init(leadingSilenceFrames: 4000, samples: Array(repeating: 1000, count: 8000)), channels: 2)
+        let outcome = await Self.finish(writer, "rec-1")
+        #expect(outcome.location == .archive)
+        let path = try #require(outcome.path)
+        #expect(path == root + "/archive/2023/11/14/rec-1.wav")
+        #expect(abs(outcome.audioSeconds - 1.0) < 0.001)
+        #expect(!FileManager.default.fileExists(atPath: root + "/spool/rec-1.wav"))
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(bytes.count == outcome.bytes)
+        let layout = try WAVFile.layout(of: bytes)
+        #expect(bytes.count - layout.dataOffset == 8000 * 2 * 2)
+        // RIFF size = file - 8; data size in the header matches.
+        #expect(Int(UInt32(bytes[4]) | UInt32(bytes[5]) << 8 | UInt32(bytes[6]) << 16 | UInt32(bytes[7]) << 24) == bytes.count - 8)
+        #expect(outcome.sha256?.count == 64)
+        let expected = try Self.sha256sum(path)
+        #expect(outcome.sha256 == expected)
+    }
+
+    static func sha256sum(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        return String(output.prefix(64))
+    }
+
+    @Test("a call without audio leaves no file")
+    func noAudio() async throws {
+        let root = try Self.temporaryFolder()
+        let writer = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        writer.begin(recordingID: "quiet", startedAt: Date(), callID: "c", channels: 2)
+        let outcome = await Self.finish(writer, "quiet")
+        #expect(outcome.location == nil)
+        #expect(outcome.path == nil)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
+    }
+
+    @Test("an archive that refuses the file leaves it in the spool, and a retry moves it later")
+    func archiveRetry() async throws {
+        let root = try Self.temporaryFolder()
+        // A file where the archive folder should be: nothing can be created under it.
+        _ = FileManager.default.createFile(atPath: root + "/archive", contents: Data())
+        var settings = SpoolWriter.Settings(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive")
+        settings.retryFirst = .milliseconds(50)
+        let writer = try SpoolWriter(settings: settings, logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        writer.begin(recordingID: "rec-2", startedAt: Self.info.startedAt, callID: "abc", channels: 1)
+        writer.audio(recordingID: "rec-2", chunk: .init(leadingSilenceFrames: 0, samples: Array(repeating: 7, count: 800)), channels: 1)
+        let outcomes = AsyncStream<SpoolWriter.Outcome>.makeStream()
+        writer.finish(recordingID: "rec-2") { outcomes.continuation.yield($0) }
+        var iterator = outcomes.stream.makeAsyncIterator()
+        let first = try #require(await iterator.next())
+        #expect(first.location == .spool)
+        #expect(first.path == root + "/spool/rec-2.wav")
+        #expect(first.problem?.contains("archive unavailable") == true)
+        #expect(writer.pendingArchiveMoves == 1)
+        try FileManager.default.removeItem(atPath: root + "/archive")
+        let second = try #require(await iterator.next())
+        #expect(second.location == .archive)
+        #expect(second.sha256 == first.sha256)
+        #expect(FileManager.default.fileExists(atPath: root + "/archive/2023/11/14/rec-2.wav"))
+    }
+
+    @Test("a spool file cut off by a crash is repaired to its last whole frame and archived")
+    func crashRepair() throws {
+        let root = try Self.temporaryFolder()
+        let spool = root + "/spool"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        // What a killed writer leaves: placeholder sizes and half a frame at the end.
+        var bytes = WAVFile.header(channels: 2, sampleRate: 8000, info: Self.info)
+        let headerLength = bytes.count
+        bytes += [UInt8](repeating: 3, count: 16000 * 2 + 3)
+        _ = FileManager.default.createFile(atPath: spool + "/rec-1.wav", contents: Data(bytes))
+        _ = FileManager.default.createFile(atPath: spool + "/foreign.wav", contents: Data("not a wav".utf8))
+        let writer = try SpoolWriter(settings: .init(spoolDirectory: spool, archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        let recovered = writer.recoverSpool(laterMove: { _ in })
+        #expect(recovered.count == 1)
+        let outcome = try #require(recovered.first?.outcome)
+        #expect(recovered.first?.info == Self.info)
+        #expect(outcome.location == .archive)
+        #expect(abs(outcome.audioSeconds - 1.0) < 0.001)
+        let repaired = try [UInt8](Data(contentsOf: URL(fileURLWithPath: try #require(outcome.path))))
+        #expect(repaired.count == headerLength + 32000)
+        let dataSize = Int(UInt32(repaired[headerLength - 4]) | UInt32(repaired[headerLength - 3]) << 8 | UInt32(repaired[headerLength - 2]) << 16)
+        #expect(dataSize == 32000)
+        #expect(FileManager.default.fileExists(atPath: spool + "/foreign.wav"))
+    }
+}
