@@ -34,7 +34,8 @@ public final class MediaEngine: @unchecked Sendable {
         public var key: String
         public var statistics: StreamCapture.Statistics
         public var dtmf: [StreamCapture.DTMFEvent]
-        public var notDecodedPayloadTypes: [UInt8]
+        /// Encoding names (or `PT n`) of payloads received that this build does not decode.
+        public var notDecoded: [String]
     }
 
     public enum Event: Sendable {
@@ -127,9 +128,13 @@ public final class MediaEngine: @unchecked Sendable {
         lock.lock()
         let running = thread != nil && !stopping
         stopping = true
+        let unread = running ? [] : commands
+        commands.removeAll()
         lock.unlock()
         mio_eventfd_signal(wake)
         if running { stopped.wait() }
+        // Never started: the sockets handed over are still ours to close.
+        for case let .attach(fd, _, _, _, _) in unread { mio_close(fd) }
     }
 
     public static func monotonicNanos() -> UInt64 { mio_monotonic_ns() }
@@ -321,7 +326,7 @@ public final class MediaEngine: @unchecked Sendable {
         recordings[live.recording.id] = nil
         let reports = live.recording.streams.map { stream in
             StreamReport(key: stream.key, statistics: stream.capture.statistics, dtmf: stream.capture.dtmf,
-                         notDecodedPayloadTypes: stream.capture.notDecodedSeen.sorted())
+                         notDecoded: stream.capture.notDecodedSeen.sorted().map { stream.capture.payloads.notDecodedNames[$0] ?? "PT \($0)" })
         }
         reply?(reports, live.audioFrames)
     }

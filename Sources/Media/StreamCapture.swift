@@ -294,6 +294,13 @@ public final class StreamCapture {
             uniqueInRun += 1
         } else {
             let back = -delta
+            // A stray far behind (a broken sender, a spoofed packet) is counted but does not
+            // move the base, or one packet would make thousands look lost.
+            if back > 3000 {
+                uniqueBefore += 1
+                expectedBefore += 1
+                return true
+            }
             if back < 64 {
                 let bit = UInt64(1) << UInt64(back)
                 if seenWindow & bit != 0 { return false }

@@ -357,7 +357,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     /// (audio up to the last flush) and goes to the archive like a finished one. Files that
     /// are not ours are left where they are and reported.
     /// `laterMove` hears of files that stayed in the spool once a retry moves them.
-    public func recoverSpool(laterMove: @escaping @Sendable (Outcome) -> Void) -> [Recovered] {
+    public func recoverSpool(laterMove: @escaping @Sendable (Outcome, WAVFile.Info) -> Void) -> [Recovered] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.spoolDirectory)) ?? []
         var recovered: [Recovered] = []
         for name in names.sorted() where name.hasSuffix(".wav") {
@@ -387,7 +387,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             outcome.sha256 = Self.sha256(path)
             let box = RecoveredBox()
             archive(outcome, info: info, attempt: 0) { result in
-                if box.value == nil { box.value = result } else { laterMove(result) }
+                if box.value == nil { box.value = result } else { laterMove(result, info) }
             }
             recovered.append(Recovered(info: info, outcome: box.value ?? outcome, lastWrite: lastWrite))
         }

@@ -16,7 +16,7 @@ public struct Application: Sendable {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
-        sip = SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
+        sip = try SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
         serviceGroup = ServiceGroup(configuration: .init(
             services: [.init(service: sip)],
             gracefulShutdownSignals: [.sigterm, .sigint],

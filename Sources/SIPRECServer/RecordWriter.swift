@@ -90,6 +90,42 @@ final class RecordWriter: Sendable {
         return "\(padded(year, 4))/\(padded(month, 2))/\(padded(dayOfMonth, 2))/\(journalName)"
     }
 
+    /// The last record of a recording in the journal of the day it started (or, without a
+    /// start, of today and the two days before): for crash recovery, before calls arrive.
+    func lastRecord(recordingID: String, startedAt: Date?) -> RecordingRecord? {
+        let today = Self.dayNumber(Date())
+        let days = startedAt.map { [Self.dayNumber($0)] } ?? [today, today - 1, today - 2]
+        let needle = Array("{\"recordingID\":\"\(recordingID)\"".utf8)
+        for day in days {
+            guard let data = FileManager.default.contents(atPath: root.appendingPathComponent(Self.relativePath(day: day)).path) else { continue }
+            let bytes = [UInt8](data)
+            var lastLine: ArraySlice<UInt8>?
+            var start = 0
+            while start < bytes.count {
+                let end = bytes[start...].firstIndex(of: 0x0A) ?? bytes.count
+                let line = bytes[start..<end]
+                if line.starts(with: needle) { lastLine = line }
+                start = end + 1
+            }
+            if let lastLine, let record = try? Self.decoder.decode(RecordingRecord.self, from: Data(lastLine)) { return record }
+        }
+        return nil
+    }
+
+    static var decoder: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let text = try decoder.singleValueContainer().decode(String.self)
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+            guard let date = formatter.date(from: text) else {
+                throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "not an ISO 8601 date: \(text)"))
+            }
+            return date
+        }
+        return decoder
+    }
+
     /// Whether records can be written now: the server refuses new calls (503) while not.
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 

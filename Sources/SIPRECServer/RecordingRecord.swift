@@ -19,6 +19,8 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
 
     public enum State: String, Codable, Sendable {
         case active, completed
+        /// Found in the spool after a crash: repaired (audio up to the last flush) and archived.
+        case recovered
     }
 
     /// One SIP dialog that feeds the recording (two for Built-in-Bridge).
@@ -49,6 +51,53 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
         public var remote: String?
         /// `active`, or `paused` while the SRC holds it (`a=inactive`, `c=0.0.0.0`, port 0).
         public var state: String
+        /// The channel of the file it is recorded in.
+        public var channel: Int?
+        /// What was received, known when the recording ends.
+        public var quality: StreamQuality?
+    }
+
+    /// Counters of one stream's packets (RFC 3550 A.3 for loss).
+    public struct StreamQuality: Codable, Sendable, Equatable {
+        public var packets: Int
+        public var lost: Int
+        public var duplicates: Int
+        /// Arrived after their place in the file was written.
+        public var late: Int
+        public var sourceChanges: Int
+        public var timestampJumps: Int
+        public var clockCorrections: Int
+        public var undecodable: Int
+        public var unknownPayload: Int
+        public var malformed: Int
+        public var firstPacketAt: Date?
+        public var lastPacketAt: Date?
+        /// Codecs received that this build records as silence.
+        public var notDecoded: [String]
+    }
+
+    /// The audio file: where it is and what it holds.
+    public struct AudioFile: Codable, Sendable, Equatable {
+        public var format: String
+        public var sampleRate: Int
+        public var channels: Int
+        /// Who is on each channel: `caller`/`callee`, `nearend`/`farend`, or `mix`.
+        public var channelRoles: [String]
+        /// `spool` while it waits for the archive, `archive` once there.
+        public var location: String
+        public var path: String
+        public var bytes: Int
+        public var sha256: String?
+        public var audioSeconds: Double
+    }
+
+    /// An RFC 4733 event, placed on the recording's timeline.
+    public struct DTMF: Codable, Sendable, Equatable {
+        public var stream: String
+        public var event: String
+        /// Seconds from the start of the file.
+        public var at: Double
+        public var durationMs: Int
     }
 
     public struct Participant: Codable, Sendable, Equatable {
@@ -106,6 +155,9 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
     public var metadataVersions: [MetadataVersion]
     public var metadataVersionsDropped: Int
     public var changes: [Change]
+    /// The recording's audio; nil while the call is live, and for a call that sent no media.
+    public var file: AudioFile?
+    public var dtmf: [DTMF]
     /// Things an operator should know (metadata that did not parse, a leg that never came).
     public var problems: [String]
 }

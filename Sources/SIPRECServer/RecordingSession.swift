@@ -44,7 +44,8 @@ struct RecordingSession: Sendable {
             recordingID: recordingID, interactionID: interactionID, segment: 1, previousRecordingID: nil,
             source: source, state: .active, startedAt: now, endedAt: nil, durationSeconds: nil,
             dialogs: [], sessionIDs: [], groupID: nil, vendorIDs: VendorIdentifiers(),
-            builtInBridge: leg, participants: [], streams: [], metadataVersions: [], metadataVersionsDropped: 0, changes: [], problems: [])
+            builtInBridge: leg, participants: [], streams: [], metadataVersions: [], metadataVersionsDropped: 0, changes: [],
+            file: nil, dtmf: [], problems: [])
         addDialog(request, peer: peer, leg: leg, at: now)
         switch source {
         case .plain:
@@ -96,7 +97,7 @@ struct RecordingSession: Sendable {
             let connection = media.connectionAddress ?? sdp.connectionAddress
             let paused = media.direction == .inactive || media.direction == .recvonly || media.port == 0
                 || connection == "0.0.0.0" || connection == "::"
-            let stream = RecordingRecord.Stream(
+            var stream = RecordingRecord.Stream(
                 id: id, leg: leg, mline: index, label: media.label, media: media.type.lowercased(),
                 codec: SDPAnswerer.chooseCodec(media).flatMap { SDPAnswerer.encodingName($0, in: media) }
                     ?? media.formats.first.flatMap { SDPAnswerer.encodingName($0, in: media) },
@@ -104,6 +105,7 @@ struct RecordingSession: Sendable {
                 remote: connection.map { "\($0):\(media.port)" }, state: paused ? "paused" : "active")
             if let existing = state.streams.firstIndex(where: { $0.leg == leg && $0.mline == index }) {
                 let before = state.streams[existing]
+                stream.channel = before.channel
                 if before.state != stream.state { what.append("\(stream.state == "paused" ? "hold" : "resume") \(id)") }
                 if before.codec != stream.codec { what.append("codec \(id)") }
                 if before.remote != stream.remote, before.state == stream.state { what.append("media address \(id)") }
@@ -182,6 +184,47 @@ struct RecordingSession: Sendable {
         state.endedAt = now
         state.durationSeconds = max(0, now.timeIntervalSince(state.startedAt))
         return true
+    }
+
+    /// Which channel of the file a stream is recorded in.
+    mutating func setChannel(leg: String?, mline: Int, channel: Int) {
+        guard let index = state.streams.firstIndex(where: { $0.leg == leg && $0.mline == mline }) else { return }
+        state.streams[index].channel = channel
+    }
+
+    /// What the media engine received on each stream, when the recording ends.
+    mutating func applyMedia(qualities: [(leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)], dtmf: [RecordingRecord.DTMF]) {
+        for item in qualities {
+            if let index = state.streams.firstIndex(where: { $0.leg == item.leg && $0.mline == item.mline }) {
+                state.streams[index].quality = item.quality
+            }
+        }
+        state.dtmf = dtmf.sorted { $0.at < $1.at }
+    }
+
+    /// Something the media engine noticed during the call (a stream went silent, came back).
+    mutating func noteMedia(_ what: String, at now: Date) {
+        noteChange(method: "media", what: [what], at: now)
+    }
+
+    /// A file found in the spool after a crash: the recording ended when it was last written.
+    mutating func markRecovered(lastWrite: Date) {
+        state.state = .recovered
+        if state.endedAt == nil {
+            state.endedAt = lastWrite
+            state.durationSeconds = max(0, lastWrite.timeIntervalSince(state.startedAt))
+        }
+        for index in state.dialogs.indices where state.dialogs[index].endedAt == nil {
+            state.dialogs[index].endedAt = lastWrite
+            state.dialogs[index].endReason = "recorder crashed"
+        }
+        noteProblem("recovered after the recorder stopped unexpectedly: audio up to the last write before it stopped")
+    }
+
+    /// The audio file, once finished (again when it moves from the spool to the archive).
+    mutating func applyFile(_ file: RecordingRecord.AudioFile?, problem: String?) {
+        state.file = file
+        if let problem, !state.problems.contains(problem) { state.problems.append(problem) }
     }
 
     mutating func noteProblem(_ problem: String) {

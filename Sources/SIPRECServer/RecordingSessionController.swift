@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import Media
 import NIOCore
+import NIOPosix
+import Recording
 import SDP
 import SIPCore
 import SIPRECMetadata
@@ -38,7 +41,11 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     private let configuration: ServerConfiguration
     private let logger: Logger
-    private var portPool: RTPPortPool
+    let media: MediaRecorder
+    /// Recordings that ended and wait for their file (finished, hashed, archived).
+    private var finishing: [String: RecordingSession] = [:]
+    /// For the BYEs the controller sends on its own (media timeout); set by `SIPService`.
+    weak var core: SIPServerCore?
     private var pending: [ServerTransactionKey: Call] = [:]
     private var established: [SIPDialogID: Call] = [:]
     private var recordings: [String: RecordingSession] = [:]
@@ -48,16 +55,37 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     private var recordingIDs = RecordingIDGenerator()
     private let writer: RecordWriter
 
-    public init(configuration: ServerConfiguration, logger: Logger) {
+    public init(configuration: ServerConfiguration, logger: Logger, eventLoop: EventLoop) throws {
         self.configuration = configuration
         self.logger = logger
-        self.portPool = RTPPortPool(range: configuration.rtpPorts)
         self.interactions = InteractionIndex(capacity: configuration.interactionIndexSize)
         self.writer = RecordWriter(dataDirectory: configuration.dataDirectory, logger: logger)
+        let events = EventRelay()
+        self.media = try MediaRecorder(configuration: configuration, logger: logger) { event in
+            eventLoop.execute { events.controller?.handleMedia(event) }
+        }
+        events.controller = self
+    }
+
+    /// Lets the media engine's events reach the controller without a reference cycle.
+    private final class EventRelay: @unchecked Sendable {
+        weak var controller: RecordingSessionController?
+    }
+
+    /// Starts the media threads after repairing what a crash left in the spool.
+    func startMedia() {
+        recoverSpool()
+        media.start()
+    }
+
+    /// Every recording's audio to the spool and every file finished; records are then written
+    /// by `flushRecords`.
+    func stopMedia() {
+        media.stop()
     }
 
     public var snapshot: Snapshot {
-        Snapshot(activeCalls: pending.count + established.count, portsInUse: portPool.allocated, activeRecordings: recordings.count)
+        Snapshot(activeCalls: pending.count + established.count, portsInUse: media.portsInUse, activeRecordings: recordings.count)
     }
 
     /// The state of the recording a dialog (by Call-ID) feeds, while it runs (for tests).
@@ -178,6 +206,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             writer.probe()
             return refuse(incoming, core: core, status: 503, why: "recording records cannot be written")
         }
+        guard media.healthy else {
+            // The spool is short of space or failing: calls in progress keep going, new ones go elsewhere.
+            return refuse(incoming, core: core, status: 503, why: "spool short of space or not writable")
+        }
         let body: SessionBody
         switch SessionBody.parse(request) {
         case .success(let parsed): body = parsed
@@ -205,15 +237,16 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
         var call = Call(key: incoming.key, recordingID: "", callID: request.callID ?? "", leg: bridgeLeg?.side.rawValue, ports: [],
                         isSIPREC: isSIPREC, answerer: SDPAnswerer(address: answerAddress(incoming)))
+        let ipv6 = call.answerer.address.contains(":")
         let answerSDP: SessionDescription
         if let offer = body.sdp {
             guard offer.media.count <= configuration.maxStreamsPerCall else {
                 return refuse(incoming, core: core, status: 488, warning: .tooManyStreams, why: "too many media streams")
             }
-            call.ports = offer.media.map { SDPAnswerer.isRecordable($0) ? portPool.allocate() : nil }
+            call.ports = offer.media.map { SDPAnswerer.isRecordable($0) ? media.openPort(ipv6: ipv6) : nil }
             guard call.ports.contains(where: { $0 != nil }) else {
                 let exhausted = offer.media.contains(where: SDPAnswerer.isRecordable)
-                releasePorts(call)
+                releasePorts(call, recordingEnds: false)
                 return exhausted ? refuse(incoming, core: core, status: 503, why: "no free media ports")
                     : refuse(incoming, core: core, status: 488, warning: .noRecordableStream, why: "no recordable stream")
             }
@@ -221,13 +254,15 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             answerSDP = call.answerer.answer(to: offer, ports: call.ports)
         } else {
             // Delayed offer (CUCM, or SIPREC with metadata only): we offer, the ACK answers.
-            guard let port = portPool.allocate() else { return refuse(incoming, core: core, status: 503, why: "no free media ports") }
+            guard let port = media.openPort(ipv6: ipv6) else { return refuse(incoming, core: core, status: 503, why: "no free media ports") }
             call.ports = [port]
             answerSDP = call.answerer.offer(port: port)
         }
 
         let now = Date()
-        call.recordingID = startOrJoinRecording(source: source, request: request, peer: incoming.peer, leg: bridgeLeg, at: now)
+        let (recordingID, isNew) = startOrJoinRecording(source: source, request: request, peer: incoming.peer, leg: bridgeLeg, at: now)
+        call.recordingID = recordingID
+        if isNew { media.begin(recordingID: recordingID, startedAt: now, callID: call.callID) }
         if let metadata = body.metadata {
             recordings[call.recordingID]?.applyMetadata(metadata, gtd: body.gtd, method: "INVITE", at: now)
             linkSegment(call.recordingID)
@@ -235,6 +270,8 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if let offer = body.sdp {
             recordings[call.recordingID]?.applySDP(offer, ports: call.ports, leg: call.leg, method: "INVITE", at: now)
         }
+        // Until the ACK answers a delayed offer, packets are read with the payload types we offered.
+        attachMedia(call, sdp: body.sdp ?? answerSDP)
         saveRecord(call.recordingID)
         logger.info("recording session accepted", metadata: [
             "recording": "\(call.recordingID)", "source": "\(source.rawValue)", "streams": "\(call.ports.compactMap { $0 }.count)",
@@ -264,14 +301,14 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// A Built-in-Bridge leg joins the open recording of its call when the other leg is there;
     /// anything else starts a new recording.
     private func startOrJoinRecording(source: RecordingRecord.Source, request: SIPRequest, peer: SIPPeer,
-                                      leg: BuiltInBridgeLeg?, at now: Date) -> String {
+                                      leg: BuiltInBridgeLeg?, at now: Date) -> (id: String, isNew: Bool) {
         let pairingKey = leg?.pairingKey
         if let leg, let pairingKey, let openID = openBridges[pairingKey], var session = recordings[openID] {
             // The other leg, or a new dialog of a side whose old one has not ended yet (CUCM
             // re-INVITEs as a new dialog on hold/resume): both belong to the open recording.
             session.addDialog(request, peer: peer, leg: leg, at: now)
             recordings[openID] = session
-            return openID
+            return (openID, false)
         }
         // An interaction is named after its first recording; later segments take that name.
         let recordingID = recordingIDs.next()
@@ -292,7 +329,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             }
         }
         recordings[recordingID] = session
-        return recordingID
+        return (recordingID, true)
     }
 
     /// A SIPREC recording whose communication session or group was recorded before becomes
@@ -332,6 +369,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         call.lastRemoteSDP = sdp
         established[dialogID] = call
         recordings[call.recordingID]?.applySDP(sdp, ports: call.ports, leg: call.leg, method: "ACK", at: Date())
+        attachMedia(call, sdp: sdp)
         saveRecord(call.recordingID)
     }
 
@@ -370,15 +408,16 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if let offer = body.sdp {
             for (index, media) in offer.media.enumerated() {
                 if index < call.ports.count {
-                    if call.ports[index] == nil, SDPAnswerer.isRecordable(media) { call.ports[index] = portPool.allocate() }
+                    if call.ports[index] == nil, SDPAnswerer.isRecordable(media) { call.ports[index] = self.media.openPort(ipv6: call.answerer.address.contains(":")) }
                 } else {
-                    call.ports.append(SDPAnswerer.isRecordable(media) ? portPool.allocate() : nil)
+                    call.ports.append(SDPAnswerer.isRecordable(media) ? self.media.openPort(ipv6: call.answerer.address.contains(":")) : nil)
                 }
             }
             call.sdpVersion += 1
             call.lastRemoteSDP = offer
             established[dialogID] = call
             recordings[call.recordingID]?.applySDP(offer, ports: call.ports, leg: call.leg, method: method, at: now)
+            attachMedia(call, sdp: offer)
             saveRecord(call.recordingID)
             let answer = call.answerer.answer(to: offer, ports: call.ports, version: call.sdpVersion)
             core.respond(to: incoming.key, status: 200, headers: sdpHeaders, body: ByteBuffer(string: answer.text))
@@ -405,11 +444,19 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     // MARK: - Ending
 
     private func finishDialog(_ call: Call, reason: String) {
-        releasePorts(call)
-        guard var session = recordings[call.recordingID] else { return }
+        guard var session = recordings[call.recordingID] else {
+            releasePorts(call, recordingEnds: false)
+            return
+        }
         let complete = session.endDialog(callID: call.callID, reason: reason, at: Date())
+        releasePorts(call, recordingEnds: complete)
         if complete {
             recordings[call.recordingID] = nil
+            finishing[call.recordingID] = session
+            let recordingID = call.recordingID
+            media.end(recordingID: recordingID, eventLoop: loop) { [weak self] finished in
+                self?.fileFinished(recordingID, finished)
+            }
             if let key = session.state.builtInBridge?.pairingKey, openBridges[key] == call.recordingID {
                 openBridges[key] = nil
                 if session.state.dialogs.contains(where: { $0.endReason != "cancelled" }) {
@@ -430,8 +477,100 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if let session = recordings[recordingID] { writer.write(session) }
     }
 
-    private func releasePorts(_ call: Call) {
-        for port in call.ports.compactMap({ $0 }) { portPool.release(port) }
+    private func releasePorts(_ call: Call, recordingEnds: Bool) {
+        for port in call.ports.compactMap({ $0 }) { media.releasePort(port, recordingEnds: recordingEnds) }
+    }
+
+    // MARK: - Media
+
+    private var loop: EventLoop { core?.eventLoop ?? MultiThreadedEventLoopGroup.singleton.next() }
+
+    /// Hands the call's sockets to the media engine (new ones) or tells it of new payload
+    /// types, and notes each new stream's channel on the record.
+    private func attachMedia(_ call: Call, sdp: SessionDescription) {
+        guard let record = recordings[call.recordingID]?.state else { return }
+        let placed = media.attach(recordingID: call.recordingID, sdp: sdp, ports: call.ports, leg: call.leg, record: record)
+        for item in placed { recordings[call.recordingID]?.setChannel(leg: call.leg, mline: item.mline, channel: item.channel) }
+    }
+
+    /// The file of an ended recording is finished (in the archive, still in the spool, or
+    /// there is none because no media came): the record says where, with each stream's quality.
+    private func fileFinished(_ recordingID: String, _ finished: MediaRecorder.Finished) {
+        guard var session = finishing[recordingID] else { return }
+        var qualities: [(leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)] = []
+        var dtmf: [RecordingRecord.DTMF] = []
+        for report in finished.reports {
+            guard let key = MediaRecorder.parseStreamKey(report.key) else { continue }
+            qualities.append((key.leg, key.mline, MediaRecorder.quality(report, startedAt: session.state.startedAt)))
+            dtmf += MediaRecorder.dtmf(report)
+        }
+        session.applyMedia(qualities: qualities, dtmf: dtmf)
+        let outcome = finished.outcome
+        session.applyFile(Self.audioFile(outcome, source: session.state.source), problem: outcome.problem)
+        if outcome.location == nil, !session.state.problems.contains(Self.noMediaProblem) { session.noteProblem(Self.noMediaProblem) }
+        if outcome.location != .spool { finishing[recordingID] = nil } else { finishing[recordingID] = session }
+        writer.write(session)
+        if outcome.location == .archive {
+            logger.info("recording archived", metadata: ["recording": "\(recordingID)", "seconds": "\(Int(outcome.audioSeconds.rounded()))"])
+        }
+    }
+
+    static let noMediaProblem = "no media was received: there is no audio file"
+
+    static func audioFile(_ outcome: SpoolWriter.Outcome, source: RecordingRecord.Source) -> RecordingRecord.AudioFile? {
+        guard let location = outcome.location, let path = outcome.path else { return nil }
+        return RecordingRecord.AudioFile(format: "wav-pcm16", sampleRate: outcome.sampleRate, channels: outcome.channels,
+                                         channelRoles: MediaRecorder.channelRoles(source: source, channels: outcome.channels),
+                                         location: location.rawValue, path: path, bytes: outcome.bytes, sha256: outcome.sha256,
+                                         audioSeconds: (outcome.audioSeconds * 1000).rounded() / 1000)
+    }
+
+    /// Events of the media engine, on the SIP event loop.
+    func handleMedia(_ event: MediaEngine.Event) {
+        switch event {
+        case let .streamSilent(recordingID, key), let .streamResumed(recordingID, key):
+            guard recordings[recordingID] != nil else { return }
+            let silent: Bool
+            if case .streamSilent = event { silent = true } else { silent = false }
+            recordings[recordingID]?.noteMedia("\(silent ? "no packets on" : "packets again on") \(key)", at: Date())
+            saveRecord(recordingID)
+        case let .noMedia(recordingID):
+            // Nothing to record: end the session so the SRC frees its resources (and notices).
+            guard let core else { return }
+            for (id, call) in established where call.recordingID == recordingID {
+                established[id] = nil
+                core.sendBYE(id, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=200;text=\"no media\"")])
+                finishDialog(call, reason: "no media")
+            }
+            logger.notice("recording ended: no media received", metadata: ["recording": "\(recordingID)"])
+        }
+    }
+
+    /// Files a crash left in the spool are repaired and archived; their records (found in the
+    /// journal of the day they started) are marked recovered.
+    private func recoverSpool() {
+        let recovered = media.spool.recoverSpool { [writer] outcome, info in
+            // A file whose move to the archive was retried: its record follows it.
+            guard var record = writer.lastRecord(recordingID: outcome.recordingID, startedAt: info.startedAt) else { return }
+            record.file = Self.audioFile(outcome, source: record.source)
+            writer.write(RecordingSession(record: record))
+        }
+        for item in recovered {
+            guard let info = item.info else { continue }
+            var session: RecordingSession
+            if let record = writer.lastRecord(recordingID: info.recordingID, startedAt: info.startedAt) {
+                session = RecordingSession(record: record)
+            } else {
+                logger.warning("recovered recording has no record in the journal; only its file is kept", metadata: ["recording": "\(info.recordingID)"])
+                continue
+            }
+            session.markRecovered(lastWrite: item.lastWrite)
+            session.applyFile(Self.audioFile(item.outcome, source: session.state.source), problem: item.outcome.problem)
+            writer.write(session)
+            logger.notice("recording recovered from the spool", metadata: [
+                "recording": "\(info.recordingID)", "seconds": "\(Int(item.outcome.audioSeconds.rounded()))", "location": "\(item.outcome.location?.rawValue ?? "none")",
+            ])
+        }
     }
 
     private func answerAddress(_ incoming: SIPIncomingRequest) -> String {

@@ -14,7 +14,7 @@ public final class SIPService: Service, @unchecked Sendable {
     private let onListening: (@Sendable ([SIPListenAddress]) -> Void)?
 
     public init(configuration: ServerConfiguration, logger: Logger, eventLoop: EventLoop,
-                onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil) {
+                onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil) throws {
         self.configuration = configuration
         self.logger = logger
         self.onListening = onListening
@@ -27,18 +27,22 @@ public final class SIPService: Service, @unchecked Sendable {
         )
         core = SIPServerCore(eventLoop: eventLoop, configuration: endpointConfiguration, logger: logger,
                              maxConnections: configuration.maxConnections)
-        controller = RecordingSessionController(configuration: configuration, logger: logger)
+        controller = try RecordingSessionController(configuration: configuration, logger: logger, eventLoop: eventLoop)
         core.application = controller
+        controller.core = core
     }
 
     public func run() async throws {
         let settings = SIPListeners.Settings(limits: configuration.limits, tls: configuration.tls,
                                              incompleteMessageTimeout: configuration.incompleteMessageTimeout)
+        // Before any call: what a crash left in the spool is repaired and archived.
+        controller.startMedia()
         let channels: [Channel]
         do {
             channels = try await SIPListeners.bind(configuration.sipListen, core: core, settings: settings)
         } catch {
-            // Nothing was recorded; stop the record writer's thread so the process can exit.
+            // Nothing was recorded; stop the media and record threads so the process can exit.
+            controller.stopMedia()
             await controller.flushRecords()
             throw error
         }
@@ -58,6 +62,10 @@ public final class SIPService: Service, @unchecked Sendable {
             core.closeAllConnections()
             core.cancelAllTimers()
         }.get()
+        // The ended recordings' audio is drained and their files finished; the records that
+        // say so are queued on the event loop, then written.
+        controller.stopMedia()
+        try? await core.eventLoop.submit {}.get()
         await controller.flushRecords()
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Recording
 import SIPCore
 import SIPRECMetadata
 import SIPStack
@@ -44,8 +45,36 @@ public struct ServerConfiguration: Sendable {
     /// Communication-session, group and Built-in-Bridge keys remembered to link later
     /// recordings of the same interaction as its next segments.
     public var interactionIndexSize = 100_000
+    /// Where audio goes and how it is laid out (the `recording:` section).
+    public var recording = RecordingSettings()
 
     public init() {}
+
+    /// The `recording:` section and the media engine's timing.
+    public struct RecordingSettings: Sendable, Equatable {
+        public enum Layout: String, Sendable { case stereo, mono }
+        /// stereo: one party per channel (caller/callee by the SIPREC metadata, near/far end
+        /// for Built-in-Bridge); mono: everything mixed.
+        public var layout: Layout = .stereo
+        /// nil: `<data-dir>/spool` and `<data-dir>/archive`.
+        public var spoolDirectory: String?
+        public var archiveDirectory: String?
+        public var archiveTemplate = "{yyyy}/{MM}/{dd}/{recording}.wav"
+        /// Below this much free spool space new calls get 503.
+        public var minimumFreeMegabytes = 256
+        /// How far behind real time audio is written, for late and reordered packets.
+        public var playoutDelay: Duration = .milliseconds(300)
+        /// A stream silent this long is noted on the recording.
+        public var streamTimeout: Duration = .seconds(30)
+        /// A call with no packet at all for this long is ended with a BYE (0: never).
+        public var noMediaTimeout: Duration = .seconds(300)
+        /// The address media sockets bind to; IPv6 offers bind `::`.
+        public var mediaBindAddress = "0.0.0.0"
+        public init() {}
+
+        public func spool(in dataDirectory: String) -> String { spoolDirectory ?? dataDirectory + "/spool" }
+        public func archive(in dataDirectory: String) -> String { archiveDirectory ?? dataDirectory + "/archive" }
+    }
 
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public var key: String
@@ -127,13 +156,30 @@ public struct ServerConfiguration: Sendable {
                 case bibSources = "bib-sources", plainSources = "plain-sources", metadata, interactionIndexSize = "interaction-index-size"
             }
         }
+        struct Recording: Decodable {
+            var layout: String?
+            var spoolDir: String?
+            var archiveDir: String?
+            var archiveTemplate: String?
+            var spoolMinFreeMB: Int?
+            var playoutDelayMs: Int?
+            var streamTimeoutS: Int?
+            var noMediaTimeoutS: Int?
+            var mediaBindAddress: String?
+            enum CodingKeys: String, CodingKey {
+                case layout, spoolDir = "spool-dir", archiveDir = "archive-dir", archiveTemplate = "archive-template"
+                case spoolMinFreeMB = "spool-min-free-mb", playoutDelayMs = "playout-delay-ms", streamTimeoutS = "stream-timeout-s"
+                case noMediaTimeoutS = "no-media-timeout-s", mediaBindAddress = "media-bind-address"
+            }
+        }
         var sip: SIP?
         var sessions: Sessions?
+        var recording: Recording?
         var http: HTTP?
         var dataDir: String?
         var media: Media?
         var log: Log?
-        enum CodingKeys: String, CodingKey { case sip, sessions, http, dataDir = "data-dir", media, log }
+        enum CodingKeys: String, CodingKey { case sip, sessions, recording, http, dataDir = "data-dir", media, log }
     }
 
     /// Applies a YAML document on top of the current values.
@@ -187,6 +233,23 @@ public struct ServerConfiguration: Sendable {
             }
             if let v = sessions.interactionIndexSize { interactionIndexSize = try Self.positive(v, key: "sessions.interaction-index-size", minimum: 1) }
         }
+        if let r = file.recording {
+            if let v = r.layout {
+                guard let layout = RecordingSettings.Layout(rawValue: v) else { throw Error(key: "recording.layout", problem: "'\(v)' is not stereo or mono") }
+                recording.layout = layout
+            }
+            if let v = r.spoolDir { recording.spoolDirectory = v }
+            if let v = r.archiveDir { recording.archiveDirectory = v }
+            if let v = r.archiveTemplate {
+                do { _ = try ArchiveTemplate(v) } catch { throw Error(key: "recording.archive-template", problem: error.problem) }
+                recording.archiveTemplate = v
+            }
+            if let v = r.spoolMinFreeMB { recording.minimumFreeMegabytes = try Self.positive(v, key: "recording.spool-min-free-mb", minimum: 0) }
+            if let v = r.playoutDelayMs { recording.playoutDelay = try Self.milliseconds(v, key: "recording.playout-delay-ms", minimum: 20) }
+            if let v = r.streamTimeoutS { recording.streamTimeout = .seconds(try Self.positive(v, key: "recording.stream-timeout-s", minimum: 1)) }
+            if let v = r.noMediaTimeoutS { recording.noMediaTimeout = .seconds(try Self.positive(v, key: "recording.no-media-timeout-s", minimum: 0)) }
+            if let v = r.mediaBindAddress { recording.mediaBindAddress = v }
+        }
         if let listen = file.http?.listen { httpListen = listen }
         if let dir = file.dataDir { dataDirectory = dir }
         if let ports = file.media?.rtpPorts { try setRTPPorts(ports) }
@@ -233,6 +296,10 @@ public struct ServerConfiguration: Sendable {
             throw Error(key: "sip.tls", problem: "a tls: listener needs sip.tls.certificate and sip.tls.private-key")
         }
         if timers.t2 < timers.t1 { throw Error(key: "sip.timers.t2-ms", problem: "must not be below t1") }
+        // The ring of each stream holds about 4 s: a flush each second plus this delay must fit.
+        if recording.playoutDelay > .milliseconds(2000) {
+            throw Error(key: "recording.playout-delay-ms", problem: "must be at most 2000")
+        }
     }
 
     static func milliseconds(_ value: Int, key: String, minimum: Int) throws -> Duration {

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Testing
 
 /// Runs the built siprecd binary with a configuration, and learns its ports from the
@@ -28,9 +31,10 @@ final class ServerProcess: @unchecked Sendable {
     /// Starts siprecd with `yaml` as its configuration file and `listen` as its listeners
     /// (port 0: the kernel picks), and waits until every listener is bound.
     /// `prepare` gets the data folder before the server starts (to break it on purpose).
+    /// `reuse`: the folder of an earlier server (its data folder is kept: a restart).
     init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"], environment: [String: String] = [:],
-         prepare: ((URL) throws -> Void)? = nil) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-test-\(UUID().uuidString)")
+         reuse: URL? = nil, prepare: ((URL) throws -> Void)? = nil) throws {
+        directory = reuse ?? FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if let prepare {
             let data = directory.appendingPathComponent("var")
@@ -89,6 +93,15 @@ final class ServerProcess: @unchecked Sendable {
 
     var isRunning: Bool { process.isRunning }
 
+    var dataDirectory: URL { directory.appendingPathComponent("var") }
+
+    /// SIGKILL (a crash): nothing is finished, the data folder stays as the process left it.
+    func kill() {
+        guard process.isRunning else { return }
+        Glibc.kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+    }
+
     /// SIGTERM, then waits for the exit; returns the exit status.
     @discardableResult
     func stop() -> Int32 {
@@ -103,12 +116,12 @@ final class ServerProcess: @unchecked Sendable {
     /// SIGTERM and wait (the server finishes every record it has queued), then returns the
     /// records it wrote to the journals under `<data-dir>/recordings` (the last line of each
     /// recording id), decoded as JSON objects. The data folder is removed after reading.
-    func stopAndReadRecords() throws -> [[String: Any]] {
+    func stopAndReadRecords(removeData: Bool = true) throws -> [[String: Any]] {
         if process.isRunning {
             process.terminate()
             process.waitUntilExit()
         }
-        defer { try? FileManager.default.removeItem(at: directory) }
+        defer { if removeData { try? FileManager.default.removeItem(at: directory) } }
         let root = directory.appendingPathComponent("var/recordings")
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
         var latest: [String: [String: Any]] = [:]

@@ -144,7 +144,7 @@ struct RecordingFileTests {
         _ = FileManager.default.createFile(atPath: spool + "/rec-1.wav", contents: Data(bytes))
         _ = FileManager.default.createFile(atPath: spool + "/foreign.wav", contents: Data("not a wav".utf8))
         let writer = try SpoolWriter(settings: .init(spoolDirectory: spool, archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
-        let recovered = writer.recoverSpool(laterMove: { _ in })
+        let recovered = writer.recoverSpool(laterMove: { _, _ in })
         #expect(recovered.count == 1)
         let outcome = try #require(recovered.first?.outcome)
         #expect(recovered.first?.info == Self.info)

@@ -26,8 +26,9 @@ struct RecordingSessionControllerTests {
             configuration.rtpPorts = 30000...30099
             configuration.answerDelay = answerDelay
             core = SIPServerCore(eventLoop: loop, configuration: SIPEndpointConfiguration(), logger: Logger(label: "test"))
-            controller = RecordingSessionController(configuration: configuration, logger: Logger(label: "test"))
+            controller = try! RecordingSessionController(configuration: configuration, logger: Logger(label: "test"), eventLoop: loop)
             core.application = controller
+            controller.core = core
         }
 
         func receive(_ text: String) throws {
@@ -50,6 +51,7 @@ struct RecordingSessionControllerTests {
         }
 
         func stop() {
+            controller.stopMedia()
             try? FileManager.default.removeItem(at: data)
         }
 

@@ -35,6 +35,7 @@ struct ServerConfigurationTests {
         #expect(fromFile.metadataLimits.maxElements == defaults.metadataLimits.maxElements)
         #expect(fromFile.interactionIndexSize == defaults.interactionIndexSize)
         #expect(fromFile.maxMetadataVersions == defaults.maxMetadataVersions)
+        #expect(fromFile.recording == defaults.recording)
         // Every section of the file was read (a key the decoder does not know is ignored, so
         // check that a changed value in each new section takes effect).
         var changed = ServerConfiguration()
@@ -43,6 +44,12 @@ struct ServerConfigurationTests {
         #expect(changed.builtInBridgeSources != defaults.builtInBridgeSources)
         #expect(changed.metadataLimits.maxBytes == 4096)
         #expect(changed.interactionIndexSize == 10)
+        try changed.apply(yaml: "recording:\n  layout: mono\n  archive-template: \"{callid}/{recording}.wav\"\n  no-media-timeout-s: 0\n  spool-dir: /tmp/s\n")
+        #expect(changed.recording.layout == .mono)
+        #expect(changed.recording.archiveTemplate == "{callid}/{recording}.wav")
+        #expect(changed.recording.noMediaTimeout == .zero)
+        #expect(changed.recording.spool(in: "/d") == "/tmp/s")
+        #expect(changed.recording.archive(in: "/d") == "/d/archive")
     }
 
     @Test("values from YAML override defaults")
@@ -77,6 +84,9 @@ struct ServerConfigurationTests {
         ("sip:\n  tls: {certificate: /x.pem}\n", "sip.tls.private-key"),
         ("sip: [", "(file)"),
         ("sessions:\n  bib-sources: [cucm]\n", "sessions.bib-sources"),
+        ("recording:\n  layout: surround\n", "recording.layout"),
+        ("recording:\n  archive-template: \"{callid}.wav\"\n", "recording.archive-template"),
+        ("recording:\n  playout-delay-ms: 5\n", "recording.playout-delay-ms"),
         ("sessions:\n  metadata: {max-depth: 1}\n", "sessions.metadata.max-depth"),
     ])
     func badValues(yaml: String, key: String) {

@@ -1,0 +1,202 @@
+import Foundation
+import Logging
+import Media
+import NIOCore
+import Recording
+import SDP
+
+/// The SIP side's handle on media: the port pool and each port's socket, the recordings in the
+/// media engine (which owns the sockets once attached) and the spool writer. Used on the SIP
+/// event loop; the engine and the writer run on threads of their own and answer through
+/// closures that hop back to the loop.
+final class MediaRecorder {
+    let engine: MediaEngine
+    let spool: SpoolWriter
+    let settings: ServerConfiguration.RecordingSettings
+    let channels: Int
+    private var pool: RTPPortPool
+    private let logger: Logger
+    /// Bound sockets by port, and the recording each one was given to.
+    private var sockets: [Int: Int32] = [:]
+    private var attached: [Int: String] = [:]
+    private var payloadsByPort: [Int: PayloadMap] = [:]
+
+    init(configuration: ServerConfiguration, logger: Logger, events: @escaping @Sendable (MediaEngine.Event) -> Void) throws {
+        settings = configuration.recording
+        channels = settings.layout == .mono ? 1 : 2
+        pool = RTPPortPool(range: configuration.rtpPorts)
+        self.logger = logger
+        var spoolSettings = SpoolWriter.Settings(spoolDirectory: settings.spool(in: configuration.dataDirectory),
+                                                 archiveDirectory: settings.archive(in: configuration.dataDirectory))
+        spoolSettings.template = try ArchiveTemplate(settings.archiveTemplate)
+        spoolSettings.minimumFreeBytes = UInt64(settings.minimumFreeMegabytes) * 1024 * 1024
+        spool = try SpoolWriter(settings: spoolSettings, logger: logger)
+        var engineSettings = MediaEngine.Settings()
+        engineSettings.playoutDelay = settings.playoutDelay
+        engineSettings.streamTimeout = settings.streamTimeout
+        engineSettings.recordingTimeout = settings.noMediaTimeout == .zero ? .seconds(365 * 86400) : settings.noMediaTimeout
+        engine = try MediaEngine(settings: engineSettings, sink: spool, events: events)
+    }
+
+    func start() {
+        spool.start()
+        engine.start()
+    }
+
+    /// Drains every recording to the spool, then finishes the spool's work.
+    func stop() {
+        engine.stop()
+        spool.stop()
+        for (port, fd) in sockets where attached[port] == nil { close(fd) }
+        sockets.removeAll()
+        attached.removeAll()
+    }
+
+    var portsInUse: Int { pool.allocated }
+    var healthy: Bool { spool.healthy }
+
+    // MARK: - Ports
+
+    /// A port with its socket bound, or nil when none is free. A port something else holds is
+    /// skipped (it goes to the back of the pool).
+    func openPort(ipv6: Bool) -> Int? {
+        for _ in 0..<16 {
+            guard let port = pool.allocate() else { return nil }
+            switch engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port) {
+            case .success(let fd):
+                sockets[port] = fd
+                return port
+            case .failure(let error):
+                pool.release(port)
+                logger.debug("media port could not be bound; trying another", metadata: ["port": "\(port)", "error": "\(error)"])
+            }
+        }
+        return nil
+    }
+
+    /// Gives a port back. `recordingEnds`: the engine closes the socket when it ends the
+    /// recording (after reading what is still queued on it).
+    func releasePort(_ port: Int, recordingEnds: Bool) {
+        if let fd = sockets.removeValue(forKey: port) {
+            if attached.removeValue(forKey: port) != nil {
+                if !recordingEnds { engine.detach(fd: fd) }
+            } else {
+                close(fd)
+            }
+        }
+        payloadsByPort[port] = nil
+        pool.release(port)
+    }
+
+    // MARK: - Recordings
+
+    func begin(recordingID: String, startedAt: Date, callID: String) {
+        engine.begin(recordingID: recordingID, channels: channels, startNanos: MediaEngine.monotonicNanos())
+        spool.begin(recordingID: recordingID, startedAt: startedAt, callID: callID, channels: channels)
+    }
+
+    /// After an SDP (offer, answer in an ACK, or our own delayed offer): every port of the
+    /// call goes to the recording's channel for its stream, with the payload types its m-line
+    /// names. Returns the channel of each attached m-line.
+    func attach(recordingID: String, sdp: SessionDescription, ports: [Int?], leg: String?, record: RecordingRecord) -> [(mline: Int, channel: Int)] {
+        var placed: [(Int, Int)] = []
+        for (index, port) in ports.enumerated() {
+            guard let port, let fd = sockets[port], index < sdp.media.count else { continue }
+            let payloads = Self.payloadMap(sdp.media[index])
+            if attached[port] == nil {
+                let stream = record.streams.first { $0.leg == leg && $0.mline == index }
+                let channel = stream.map { Self.channel(for: $0, in: record, channels: channels) } ?? (leg == "farend" ? 1 : index) % channels
+                engine.attach(fd: fd, recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel, payloads: payloads)
+                attached[port] = recordingID
+                payloadsByPort[port] = payloads
+                placed.append((index, channel))
+            } else if payloadsByPort[port] != payloads {
+                engine.update(fd: fd, payloads: payloads)
+                payloadsByPort[port] = payloads
+            }
+        }
+        return placed
+    }
+
+    struct Finished: Sendable {
+        var reports: [MediaEngine.StreamReport]
+        var outcome: SpoolWriter.Outcome
+    }
+
+    /// Ends the recording's media: the last audio goes to the spool, the file is finished and
+    /// archived; `completion` runs on `eventLoop`, again if the file moves from the spool later.
+    func end(recordingID: String, eventLoop: EventLoop, completion: @escaping @Sendable (Finished) -> Void) {
+        let spool = self.spool
+        engine.end(recordingID: recordingID) { reports, _ in
+            spool.finish(recordingID: recordingID) { outcome in
+                eventLoop.execute { completion(Finished(reports: reports, outcome: outcome)) }
+            }
+        }
+    }
+
+    // MARK: - Pure helpers
+
+    static func streamKey(leg: String?, mline: Int) -> String { "\(leg ?? "")#\(mline)" }
+
+    static func parseStreamKey(_ key: String) -> (leg: String?, mline: Int)? {
+        guard let hash = key.lastIndex(of: "#"), let mline = Int(key[key.index(after: hash)...]) else { return nil }
+        let leg = String(key[..<hash])
+        return (leg.isEmpty ? nil : leg, mline)
+    }
+
+    /// Stereo: Built-in-Bridge near end left, far end right; SIPREC by the participant who
+    /// sends the stream (first participant left, second right, then alternating); otherwise
+    /// by m-line order.
+    static func channel(for stream: RecordingRecord.Stream, in record: RecordingRecord, channels: Int) -> Int {
+        guard channels > 1 else { return 0 }
+        if let leg = stream.leg { return leg == "farend" ? 1 : 0 }
+        if record.source == .siprec, let index = record.participants.firstIndex(where: { $0.sends.contains(stream.id) }) {
+            return index % channels
+        }
+        return stream.mline % channels
+    }
+
+    /// Who each channel holds, for the record.
+    static func channelRoles(source: RecordingRecord.Source, channels: Int) -> [String] {
+        guard channels > 1 else { return ["mix"] }
+        switch source {
+        case .builtInBridge: return ["nearend", "farend"]
+        case .siprec, .plain, .ciscoNetworkBased: return ["caller", "callee"]
+        }
+    }
+
+    static func payloadMap(_ media: SessionDescription.Media) -> PayloadMap {
+        var rtpmap: [(payloadType: UInt8, name: String, clockRate: Int, channels: Int)] = []
+        for value in media.attributes("rtpmap") {
+            let parts = value.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, let type = UInt8(parts[0]) else { continue }
+            let encoding = parts[1].split(separator: "/")
+            guard let name = encoding.first else { continue }
+            let rate = encoding.count > 1 ? Int(encoding[1]) ?? 8000 : 8000
+            let channels = encoding.count > 2 ? Int(encoding[2]) ?? 1 : 1
+            rtpmap.append((type, String(name), rate, channels))
+        }
+        return PayloadMap(formats: media.formats.compactMap { UInt8($0) }, rtpmap: rtpmap)
+    }
+
+    /// The record's view of what the engine received on each stream.
+    static func quality(_ report: MediaEngine.StreamReport, startedAt: Date) -> RecordingRecord.StreamQuality {
+        let stats = report.statistics
+        func date(_ position: Int64?) -> Date? { position.map { startedAt.addingTimeInterval(Double($0) / 8000) } }
+        return RecordingRecord.StreamQuality(
+            packets: stats.packets, lost: stats.lost, duplicates: stats.duplicates, late: stats.late + stats.overrun,
+            sourceChanges: stats.sourceChanges, timestampJumps: stats.timestampJumps, clockCorrections: stats.clockCorrections,
+            undecodable: stats.undecodable, unknownPayload: stats.unknownPayload, malformed: stats.malformed,
+            firstPacketAt: date(stats.firstArrival), lastPacketAt: date(stats.lastArrival),
+            notDecoded: report.notDecoded)
+    }
+
+    /// RFC 4733 §3.2 event codes as the digits they stand for.
+    static func dtmf(_ report: MediaEngine.StreamReport) -> [RecordingRecord.DTMF] {
+        let names = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "*", "#", "A", "B", "C", "D"]
+        return report.dtmf.map { event in
+            RecordingRecord.DTMF(stream: report.key, event: Int(event.event) < names.count ? names[Int(event.event)] : "\(event.event)",
+                                 at: Double(max(0, event.position)) / 8000, durationMs: event.durationSamples / 8)
+        }
+    }
+}

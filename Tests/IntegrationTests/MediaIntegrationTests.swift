@@ -1,0 +1,276 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import NIOCore
+import SIPCore
+import Testing
+
+/// A SIPREC call placed from the test: INVITE with SDP and metadata, ACK, RTP on every
+/// answered stream, BYE. Participant 1 sends label 1, participant 2 label 2; the m-lines are
+/// listed label 2 first, so a channel that follows the metadata (not the m-line order) shows.
+struct TestSIPRECCall {
+    let client: SIPTestClient
+    let callID = "media-\(UUID().uuidString)@example.com"
+    let fromTag = "src\(UInt32.random(in: 1...UInt32.max))"
+    var toTag = ""
+    /// Answered port per label.
+    var ports: [String: Int] = [:]
+
+    init(client: SIPTestClient) { self.client = client }
+
+    func invite() -> String {
+        let sdp = [
+            "v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
+            "m=audio 49172 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=label:2", "a=sendonly",
+            "m=audio 49170 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=label:1", "a=sendonly", "",
+        ].joined(separator: "\r\n")
+        let metadata = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <recording xmlns="urn:ietf:params:xml:ns:recording:1">
+        <datamode>complete</datamode>
+        <session session_id="c2Vzc2lvbjE="><sipSessionID>ab30317f1a784dc48ff824d0d3715d86;remote=47755a9de7794ba387653f2099600ef2</sipSessionID></session>
+        <participant participant_id="cGFydDE="><nameID aor="sip:+12025550101@example.com"/></participant>
+        <participant participant_id="cGFydDI="><nameID aor="sip:+12025550102@example.com"/></participant>
+        <stream stream_id="c3RyMQ==" session_id="c2Vzc2lvbjE="><label>1</label></stream>
+        <stream stream_id="c3RyMg==" session_id="c2Vzc2lvbjE="><label>2</label></stream>
+        <participantsessionassoc participant_id="cGFydDE=" session_id="c2Vzc2lvbjE="/>
+        <participantsessionassoc participant_id="cGFydDI=" session_id="c2Vzc2lvbjE="/>
+        <participantstreamassoc participant_id="cGFydDE="><send>c3RyMQ==</send><recv>c3RyMg==</recv></participantstreamassoc>
+        <participantstreamassoc participant_id="cGFydDI="><send>c3RyMg==</send><recv>c3RyMQ==</recv></participantstreamassoc>
+        </recording>
+        """.replacingOccurrences(of: "\n", with: "\r\n")
+        let body = "--b1\r\nContent-Type: application/sdp\r\n\r\n\(sdp)\r\n--b1\r\nContent-Type: application/rs-metadata+xml\r\n"
+            + "Content-Disposition: recording-session\r\n\r\n\(metadata)\r\n--b1--\r\n"
+        return [
+            "INVITE sip:srs@127.0.0.1 SIP/2.0",
+            "Via: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
+            "Max-Forwards: 70", "From: <sip:src@example.com>;tag=\(fromTag)", "To: <sip:srs@example.com>",
+            "Call-ID: \(callID)", "CSeq: 1 INVITE", "Contact: <sip:src@127.0.0.1:\(client.localPort)>;+sip.src", "Require: siprec",
+            "Content-Type: multipart/mixed;boundary=b1", "Content-Length: \(body.utf8.count)", "", body,
+        ].joined(separator: "\r\n")
+    }
+
+    func inDialog(_ method: String, cseq: Int) -> String {
+        [
+            "\(method) sip:srs@127.0.0.1 SIP/2.0",
+            "Via: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
+            "Max-Forwards: 70", "From: <sip:src@example.com>;tag=\(fromTag)", "To: <sip:srs@example.com>;tag=\(toTag)",
+            "Call-ID: \(callID)", "CSeq: \(cseq) \(method)", "Content-Length: 0", "", "",
+        ].joined(separator: "\r\n")
+    }
+
+    /// INVITE, 200 (ports by label), ACK.
+    mutating func start() async throws {
+        try await client.send(invite())
+        var final: SIPResponse?
+        while let response = await client.nextResponse(timeout: .seconds(5)) {
+            if response.statusCode >= 200 { final = response; break }
+        }
+        let answer = try #require(final)
+        #expect(answer.statusCode == 200)
+        toTag = answer.to?.tag ?? ""
+        let sdp = String(buffer: answer.body ?? ByteBuffer())
+        var index = 0
+        for line in sdp.split(whereSeparator: \.isNewline) where line.hasPrefix("m=audio ") {
+            // Answer m-lines are in offer order: label 2, then label 1.
+            if let port = Int(line.split(separator: " ")[1]), port != 0 { ports[index == 0 ? "2" : "1"] = port }
+            index += 1
+        }
+        try await client.send(inDialog("ACK", cseq: 1))
+    }
+
+    func bye() async throws -> Int? {
+        try await client.send(inDialog("BYE", cseq: 2))
+        while let response = await client.nextResponse(timeout: .seconds(5)) {
+            if response.statusCode >= 200 { return response.statusCode }
+        }
+        return nil
+    }
+}
+
+/// Sends RTP from one socket, paced by the clock like a real source (20 ms per packet).
+final class RTPSource {
+    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    deinit { close(fd) }
+
+    static func packet(pt: UInt8 = 0, seq: UInt16, ts: UInt32, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
+        var bytes: [UInt8] = [0x80, pt, UInt8(seq >> 8), UInt8(seq & 0xFF)]
+        for shift in [24, 16, 8, 0] { bytes.append(UInt8((ts >> UInt32(shift)) & 0xFF)) }
+        for shift in [24, 16, 8, 0] { bytes.append(UInt8((ssrc >> UInt32(shift)) & 0xFF)) }
+        return bytes + payload
+    }
+
+    func send(_ bytes: [UInt8], to port: Int) {
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        _ = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+    }
+
+    /// `packets` of each stream, every 20 ms; stream `i` carries µ-law code `codes[i]` throughout.
+    func stream(to ports: [Int], codes: [UInt8], packets: Int, dtmfAt: Int? = nil) async throws {
+        let clock = ContinuousClock()
+        let start = clock.now
+        for index in 0..<packets {
+            for (stream, port) in ports.enumerated() {
+                let ts = UInt32((sent + index) * 160)
+                send(Self.packet(seq: nextSequence(stream), ts: ts, ssrc: UInt32(stream + 1), payload: Array(repeating: codes[stream], count: 160)), to: port)
+            }
+            if let dtmfAt, index == dtmfAt, let port = ports.first {
+                // Digit 7, 100 ms, end bit: an RFC 4733 event on the first stream.
+                send(Self.packet(pt: 101, seq: nextSequence(0), ts: UInt32((sent + index) * 160), ssrc: 1, payload: [7, 0x80, 0x03, 0x20]), to: port)
+            }
+            try await Task.sleep(until: start.advanced(by: .milliseconds(20 * (index + 1))), clock: clock)
+        }
+        sent += packets
+    }
+
+    private var sequences: [Int: UInt16] = [:]
+    private var sent = 0
+
+    private func nextSequence(_ stream: Int) -> UInt16 {
+        let value = sequences[stream, default: 1000]
+        sequences[stream] = value &+ 1
+        return value
+    }
+}
+
+@Suite("Media: calls recorded to files", .serialized)
+struct MediaIntegrationTests {
+    static let yaml = "media:\n  rtp-ports: 43000-43999\n"
+
+    /// Reads a WAV's channels (16-bit PCM after the data chunk) and checks its sizes.
+    static func channels(of path: String) throws -> [[Int16]] {
+        let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+        #expect(String(decoding: bytes[0..<4], as: UTF8.self) == "RIFF")
+        #expect(Int(UInt32(bytes[4]) | UInt32(bytes[5]) << 8 | UInt32(bytes[6]) << 16 | UInt32(bytes[7]) << 24) == bytes.count - 8)
+        var offset = 12
+        var channels = 1
+        while offset + 8 <= bytes.count {
+            let id = String(decoding: bytes[offset..<(offset + 4)], as: UTF8.self)
+            let size = Int(UInt32(bytes[offset + 4]) | UInt32(bytes[offset + 5]) << 8 | UInt32(bytes[offset + 6]) << 16 | UInt32(bytes[offset + 7]) << 24)
+            if id == "fmt " { channels = Int(bytes[offset + 10]) }
+            if id == "data" {
+                #expect(size == bytes.count - offset - 8)
+                let samples = stride(from: offset + 8, to: bytes.count - 1, by: 2).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
+                return (0..<channels).map { channel in stride(from: channel, to: samples.count, by: channels).map { samples[$0] } }
+            }
+            offset += 8 + size + size % 2
+        }
+        Issue.record("no data chunk")
+        return []
+    }
+
+    /// µ-law code 0x10 and 0x90: the same loudness, opposite signs.
+    static let codes: [UInt8] = [0x10, 0x90]
+    static func decoded(_ code: UInt8) -> Int16 {
+        let value = ~code
+        let magnitude = ((Int(value & 0x0F) << 3) + 0x84) << Int((value >> 4) & 0x07)
+        return Int16(value & 0x80 != 0 ? 0x84 - magnitude : magnitude - 0x84)
+    }
+
+    @Test("a SIPREC call's two streams become one stereo WAV in the archive: caller left, callee right, by the metadata")
+    func stereoRecording() async throws {
+        let server = try ServerProcess(yaml: Self.yaml)
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        var call = TestSIPRECCall(client: client)
+        let began = Date()
+        try await call.start()
+        let label1 = try #require(call.ports["1"]), label2 = try #require(call.ports["2"])
+        // Label 1 (participant 1, the caller) sends code 0x10, label 2 sends 0x90; 60 packets = 1.2 s.
+        try await RTPSource().stream(to: [label1, label2], codes: Self.codes, packets: 60, dtmfAt: 30)
+        #expect(try await call.bye() == 200)
+        let callSeconds = Date().timeIntervalSince(began)
+        await client.close()
+        let records = try server.stopAndReadRecords(removeData: false)
+        defer { try? FileManager.default.removeItem(at: server.directory) }
+        let record = try #require(records.first)
+        let file = try #require(record["file"] as? [String: Any], "server log:\n\(server.log)")
+        #expect(file["location"] as? String == "archive")
+        #expect(file["channels"] as? Int == 2)
+        #expect(file["channelRoles"] as? [String] == ["caller", "callee"])
+        let path = try #require(file["path"] as? String)
+        #expect(path.hasPrefix(server.dataDirectory.appendingPathComponent("archive").path))
+        let seconds = try #require(file["audioSeconds"] as? Double)
+        #expect(abs(seconds - callSeconds) < 0.5, "audio \(seconds) s for a call of \(callSeconds) s")
+        let channels = try Self.channels(of: path)
+        // Every packet's samples are in its channel, and only there.
+        #expect(channels[0].filter { $0 == Self.decoded(0x10) }.count == 60 * 160)
+        #expect(channels[1].filter { $0 == Self.decoded(0x90) }.count == 60 * 160)
+        #expect(!channels[0].contains(Self.decoded(0x90)))
+        #expect(!channels[1].contains(Self.decoded(0x10)))
+        // The two parties' first samples are at the same place (sent in the same 20 ms tick).
+        let first0 = try #require(channels[0].firstIndex(of: Self.decoded(0x10)))
+        let first1 = try #require(channels[1].firstIndex(of: Self.decoded(0x90)))
+        #expect(abs(first0 - first1) <= 160)
+        // Streams: quality counted, channels noted.
+        let streams = try #require(record["streams"] as? [[String: Any]])
+        for stream in streams {
+            let quality = try #require(stream["quality"] as? [String: Any])
+            #expect(quality["packets"] as? Int == (stream["label"] as? String == "1" ? 61 : 60))
+            #expect(quality["lost"] as? Int == 0)
+            #expect(stream["channel"] as? Int == (stream["label"] as? String == "1" ? 0 : 1))
+        }
+        let dtmf = try #require(record["dtmf"] as? [[String: Any]])
+        #expect(dtmf.map { $0["event"] as? String } == ["7"])
+        #expect(dtmf.first?["durationMs"] as? Int == 100)
+        #expect(file["sha256"] as? String == (try RecordingSHA.sha256sum(path)))
+    }
+
+    @Test("after kill -9 mid-call, the next start repairs the spool file, archives it and marks the recording recovered")
+    func crashRecovery() async throws {
+        let server = try ServerProcess(yaml: Self.yaml)
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        var call = TestSIPRECCall(client: client)
+        try await call.start()
+        let ports = [try #require(call.ports["1"]), try #require(call.ports["2"])]
+        // Audio until the spool file holds some (the first flush comes a second after the start).
+        let spool = server.dataDirectory.appendingPathComponent("spool").path
+        let source = RTPSource()
+        var sent = 0
+        while sent < 250 {
+            try await source.stream(to: ports, codes: Self.codes, packets: 10)
+            sent += 10
+            let files = (try? FileManager.default.contentsOfDirectory(atPath: spool)) ?? []
+            let sizes = files.compactMap { try? FileManager.default.attributesOfItem(atPath: spool + "/" + $0)[.size] as? Int }
+            if sizes.contains(where: { $0 > 8000 }) { break }
+        }
+        #expect(sent < 250, "no audio reached the spool in 5 s")
+        server.kill()
+        await client.close()
+        let restarted = try ServerProcess(yaml: Self.yaml, reuse: server.directory)
+        let records = try restarted.stopAndReadRecords(removeData: false)
+        defer { try? FileManager.default.removeItem(at: server.directory) }
+        let record = try #require(records.first)
+        #expect(record["state"] as? String == "recovered")
+        #expect((record["problems"] as? [String])?.contains { $0.hasPrefix("recovered after") } == true)
+        let file = try #require(record["file"] as? [String: Any], "log:\n\(restarted.log)")
+        #expect(file["location"] as? String == "archive")
+        let path = try #require(file["path"] as? String)
+        let channels = try Self.channels(of: path)
+        #expect(channels.count == 2)
+        #expect(channels[0].contains(Self.decoded(0x10)))
+        #expect((file["audioSeconds"] as? Double ?? 0) > 0.1)
+        #expect((try? FileManager.default.contentsOfDirectory(atPath: spool))?.isEmpty == true)
+        #expect(restarted.log.contains("recording recovered from the spool"))
+    }
+}
+
+enum RecordingSHA {
+    static func sha256sum(_ path: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
+        process.arguments = [path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        process.waitUntilExit()
+        return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
+    }
+}
