@@ -7,7 +7,7 @@ import SIPRECMetadata
 /// Feeds arbitrary bytes to every parser that sees network input: the datagram parser, the
 /// stream framer (whole and split in two), URI/address/Via parsing of what parsed, the
 /// multipart splitter, the SDP parser and the RFC 7865 metadata parser (the whole input, and
-/// the parts of a parsed message's body), the RTP parser and the reorder buffer. Any crash,
+/// the parts of a parsed message's body), the RTP parser and the stream capture. Any crash,
 /// hang or sanitizer report is a bug.
 enum SIPFuzzHarness {
     static func run(_ bytes: UnsafeRawBufferPointer) {
@@ -33,19 +33,28 @@ enum SIPFuzzHarness {
         }
         _ = try? MultipartBody.split(buffer, contentType: "multipart/mixed;boundary=unique-boundary-1")
         parseBody(buffer)
-        // The same bytes as RTP, and runs of them through a reorder buffer.
-        if let packet = try? RTPPacket(parsing: bytes) {
-            var reorder = RTPReorderBuffer<Int>(depth: 4, maxDropout: 100)
-            var offset = 0
-            while offset + 4 <= bytes.count {
-                let sequence = UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
-                let ssrc = bytes[offset + 2] & 0x01 == 0 ? packet.ssrc : packet.ssrc &+ 1
-                reorder.insert(offset, sequence: sequence, timestamp: packet.timestamp, ssrc: ssrc) { _ in }
-                offset += 4
+        // The same bytes as RTP into a stream capture (the media hot path), then as a run of
+        // packets cut from the input: odd sizes, sequence and timestamp jumps, events, late
+        // arrivals, all placed on a small ring and drained.
+        let capture = StreamCapture(payloads: fuzzPayloads, capacity: 4096)
+        capture.receive(bytes, arrival: 0)
+        var offset = 0
+        var arrival: Int64 = 0
+        while offset + 12 <= bytes.count {
+            let length = min(bytes.count - offset, 12 + Int(bytes[offset + 1] & 0x3F) * 4)
+            capture.receive(UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)]), arrival: arrival)
+            arrival += Int64(bytes[offset + 2]) * 16
+            if bytes[offset + 3] & 0x07 == 0 {
+                let frames = Int(max(0, arrival - 500 - capture.takenUpTo))
+                var mix = [Int32](repeating: 0, count: frames * 2 + 2)
+                mix.withUnsafeMutableBufferPointer { capture.take(upTo: capture.takenUpTo + Int64(frames), into: $0.baseAddress!, channels: 2, channel: 1) }
             }
-            reorder.flush { _ in }
+            offset += length
         }
     }
+
+    static let fuzzPayloads = PayloadMap(formats: [0, 8, 9, 13, 18, 96, 101],
+                                         rtpmap: [(96, "L16", 8000, 1), (101, "telephone-event", 8000, 1)])
 
     static let metadataLimits = MetadataLimits(maxBytes: 16384, maxDepth: 32, maxElements: 2000)
 

@@ -33,11 +33,22 @@ public struct SDPAnswerer: Sendable {
         return staticPayloads[payload]
     }
 
+    /// Codecs the media engine decodes now; the others are accepted (the SRC would otherwise
+    /// fail the call) and recorded as silence, and the record names them.
+    static let decodedEncodings: Set<String> = ["PCMU", "PCMA", "L16"]
+
+    /// The offered format we answer with: the SRC's first that we decode, else its first that
+    /// we accept.
     static func chooseCodec(_ media: SessionDescription.Media) -> String? {
-        media.formats.first { format in
+        let recordable = media.formats.filter { format in
             guard let name = encodingName(format, in: media) else { return false }
             return recordableEncodings.contains(name)
         }
+        return recordable.first { format in
+            guard let name = encodingName(format, in: media), decodedEncodings.contains(name) else { return false }
+            // L16 only at 8 kHz mono (RFC 3551 §4.5.11 names the rate and channels in the rtpmap).
+            return name != "L16" || media.attributes("rtpmap").contains { $0.hasPrefix("\(format) ") && $0.uppercased().hasSuffix("L16/8000") }
+        } ?? recordable.first
     }
 
     /// The answer; `ports[i]` is the port for offered m-line i, nil to reject it (port 0).

@@ -46,6 +46,19 @@ struct SessionAnswerTests {
         #expect(try SessionDescription(parsing: answer.text) == answer)
     }
 
+    @Test("the answer prefers a codec we decode over the SRC's first choice; one we cannot decode is still accepted", arguments: [
+        ("9 18 8 0", "", "8"),
+        ("18 96 0", "a=rtpmap:96 L16/16000\r\n", "0"),
+        ("96 0", "a=rtpmap:96 L16/8000\r\n", "96"),
+        ("18 9", "", "18"),
+    ])
+    func codecPreference(formats: String, rtpmap: String, expected: String) throws {
+        let sdp = try SessionDescription(parsing: "v=0\r\no=src 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"
+            + "m=audio 20000 RTP/AVP \(formats)\r\n\(rtpmap)a=sendonly\r\n")
+        let answer = SDPAnswerer(address: "192.0.2.20", sessionID: 7).answer(to: sdp, ports: [30000])
+        #expect(answer.media[0].formats == [expected])
+    }
+
     @Test("delayed offer: our offer is recvonly with the codecs we decode")
     func ourOffer() {
         let offer = SDPAnswerer(address: "2001:db8::20", sessionID: 1).offer(port: 30010)
