@@ -32,7 +32,7 @@ let package = Package(
         // RTP/RTCP parsing, per-stream reordering, codecs (pure; the media engine builds on it).
         .target(name: "Media", dependencies: ["CMediaIO"]),
         // Linux calls of the media path (epoll, recvmmsg, eventfd) and SHA-256 of files (OpenSSL).
-        .target(name: "CMediaIO", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "CMediaIO", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("srtp2")]),
         // Spool files, crash repair, archive moves and checksums.
         .target(
             name: "Recording",
@@ -137,7 +137,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport",
+                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport", "Media",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

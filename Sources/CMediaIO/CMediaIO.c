@@ -183,3 +183,93 @@ int mio_sha256_file(const char *path, char hex[65]) {
     EVP_MD_CTX_free(context);
     return result;
 }
+
+#include <pthread.h>
+#include <srtp2/srtp.h>
+
+struct mio_srtp {
+    srtp_t session;
+    int use_mki;
+};
+
+static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
+static srtp_err_status_t srtp_init_status = srtp_err_status_ok;
+static void srtp_init_once(void) { srtp_init_status = srtp_init(); }
+
+static int suite_policy(int suite, srtp_crypto_policy_t *rtp, srtp_crypto_policy_t *rtcp) {
+    switch (suite) {
+    case 1: srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(rtp); srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(rtcp); return 30;
+    // RFC 4568 §6.2.2: with the 32-bit tag for SRTP, SRTCP keeps the 80-bit one.
+    case 2: srtp_crypto_policy_set_aes_cm_128_hmac_sha1_32(rtp); srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(rtcp); return 30;
+    case 3: srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(rtp); srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(rtcp); return 46;
+    case 4: srtp_crypto_policy_set_aes_cm_256_hmac_sha1_32(rtp); srtp_crypto_policy_set_aes_cm_256_hmac_sha1_80(rtcp); return 46;
+    case 5: srtp_crypto_policy_set_aes_gcm_128_16_auth(rtp); srtp_crypto_policy_set_aes_gcm_128_16_auth(rtcp); return 28;
+    case 6: srtp_crypto_policy_set_aes_gcm_256_16_auth(rtp); srtp_crypto_policy_set_aes_gcm_256_16_auth(rtcp); return 44;
+    default: return 0;
+    }
+}
+
+int mio_srtp_key_length(int suite) {
+    srtp_crypto_policy_t rtp, rtcp;
+    return suite_policy(suite, &rtp, &rtcp);
+}
+
+mio_srtp *mio_srtp_create(int suite, const unsigned char *key, int key_length,
+                          const unsigned char *mki, int mki_length, int outbound, int *error) {
+    pthread_once(&srtp_once, srtp_init_once);
+    if (srtp_init_status != srtp_err_status_ok) { *error = (int)srtp_init_status; return NULL; }
+    srtp_policy_t policy;
+    memset(&policy, 0, sizeof(policy));
+    int needed = suite_policy(suite, &policy.rtp, &policy.rtcp);
+    if (needed == 0 || key_length != needed || mki_length < 0 || mki_length > 128) { *error = (int)srtp_err_status_bad_param; return NULL; }
+    unsigned char key_copy[64];
+    memcpy(key_copy, key, (size_t)key_length);
+    unsigned char mki_copy[128];
+    srtp_master_key_t master;
+    srtp_master_key_t *masters[1] = { &master };
+    if (mki != NULL && mki_length > 0) {
+        memcpy(mki_copy, mki, (size_t)mki_length);
+        master.key = key_copy;
+        master.mki_id = mki_copy;
+        master.mki_size = (unsigned int)mki_length;
+        policy.keys = masters;
+        policy.num_master_keys = 1;
+    } else {
+        policy.key = key_copy;
+    }
+    policy.ssrc.type = outbound ? ssrc_any_outbound : ssrc_any_inbound;
+    // A recorder sees reordering: a wider replay window than the default 128.
+    policy.window_size = 1024;
+    policy.allow_repeat_tx = 0;
+    policy.next = NULL;
+    mio_srtp *context = calloc(1, sizeof(mio_srtp));
+    if (context == NULL) { *error = (int)srtp_err_status_alloc_fail; return NULL; }
+    srtp_err_status_t status = srtp_create(&context->session, &policy);
+    memset(key_copy, 0, sizeof(key_copy));
+    if (status != srtp_err_status_ok) {
+        free(context);
+        *error = (int)status;
+        return NULL;
+    }
+    context->use_mki = (mki != NULL && mki_length > 0) ? 1 : 0;
+    *error = 0;
+    return context;
+}
+
+int mio_srtp_unprotect(mio_srtp *context, void *packet, int *length) {
+    return (int)srtp_unprotect_mki(context->session, packet, length, (unsigned int)context->use_mki);
+}
+
+int mio_srtp_unprotect_rtcp(mio_srtp *context, void *packet, int *length) {
+    return (int)srtp_unprotect_rtcp_mki(context->session, packet, length, (unsigned int)context->use_mki);
+}
+
+int mio_srtp_protect(mio_srtp *context, void *packet, int *length) {
+    return (int)srtp_protect_mki(context->session, packet, length, (unsigned int)context->use_mki, 0);
+}
+
+void mio_srtp_destroy(mio_srtp *context) {
+    if (context == NULL) return;
+    srtp_dealloc(context->session);
+    free(context);
+}

@@ -42,12 +42,14 @@ public final class MediaEngine: @unchecked Sendable {
         case streamSilent(recordingID: String, streamKey: String)
         case streamResumed(recordingID: String, streamKey: String)
         case noMedia(recordingID: String)
+        /// libsrtp2 would not take a key the SDP offered (its status code).
+        case srtpKeyRefused(recordingID: String, streamKey: String, status: Int32)
     }
 
     private enum Command {
         case begin(id: String, channels: Int, startNanos: UInt64)
-        case attach(fd: Int32, recordingID: String, key: String, channel: Int, payloads: PayloadMap)
-        case update(fd: Int32, payloads: PayloadMap)
+        case attach(fd: Int32, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
+        case update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey?)
         case detach(fd: Int32)
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
     }
@@ -74,6 +76,12 @@ public final class MediaEngine: @unchecked Sendable {
         let key: String
         var silent = false
         var lastPackets = 0
+        var srtpKey: SRTPKey?
+        var srtp: SRTPContext?
+        /// The key before a rekey: packets sent with it may still be on their way, so it is
+        /// tried too until the new one has worked for a while.
+        var previousSRTP: SRTPContext?
+        var successesSinceRekey = 0
         var lastActivity: UInt64
         init(fd: Int32, capture: StreamCapture, live: Live, key: String, now: UInt64) {
             self.fd = fd
@@ -99,6 +107,7 @@ public final class MediaEngine: @unchecked Sendable {
     private var recordings: [String: Live] = [:]
     private var sockets: [Int32: Socket] = [:]
     private var malformedDatagrams = 0
+    private let scratch = UnsafeMutableRawPointer.allocate(byteCount: Int(MIO_PACKET_BYTES), alignment: 16)
 
     public init(settings: Settings = Settings(), sink: AudioSink, events: @escaping @Sendable (Event) -> Void = { _ in }) throws {
         self.settings = settings
@@ -111,6 +120,7 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     deinit {
+        scratch.deallocate()
         mio_close(epoll)
         mio_close(wake)
     }
@@ -134,7 +144,7 @@ public final class MediaEngine: @unchecked Sendable {
         mio_eventfd_signal(wake)
         if running { stopped.wait() }
         // Never started: the sockets handed over are still ours to close.
-        for case let .attach(fd, _, _, _, _) in unread { mio_close(fd) }
+        for case let .attach(fd, _, _, _, _, _) in unread { mio_close(fd) }
     }
 
     public static func monotonicNanos() -> UInt64 { mio_monotonic_ns() }
@@ -157,13 +167,13 @@ public final class MediaEngine: @unchecked Sendable {
         send(.begin(id: recordingID, channels: channels, startNanos: startNanos))
     }
 
-    /// Puts a bound socket's packets into a recording's channel.
-    public func attach(fd: Int32, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap) {
-        send(.attach(fd: fd, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads))
+    /// Puts a bound socket's packets into a recording's channel; `srtp`: the SRC's SDES key.
+    public func attach(fd: Int32, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
+        send(.attach(fd: fd, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp))
     }
 
-    /// New payload types for a stream (a re-INVITE changed the codec).
-    public func update(fd: Int32, payloads: PayloadMap) { send(.update(fd: fd, payloads: payloads)) }
+    /// New payload types or a new key for a stream (a re-INVITE changed the codec or rekeyed).
+    public func update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey? = nil) { send(.update(fd: fd, payloads: payloads, srtp: srtp)) }
 
     /// Stops reading a socket and closes it.
     public func detach(fd: Int32) { send(.detach(fd: fd)) }
@@ -193,6 +203,8 @@ public final class MediaEngine: @unchecked Sendable {
         while true {
             let ready = tokens.withUnsafeMutableBufferPointer { mio_epoll_wait(epoll, $0.baseAddress, 256, 20) }
             let now = mio_monotonic_ns()
+            // Commands first: a stream's new key or codec applies to the packets read after it.
+            if runCommands(now: now, batch: batch) { break }
             if ready > 0 {
                 for index in 0..<Int(ready) {
                     let token = tokens[index]
@@ -203,7 +215,6 @@ public final class MediaEngine: @unchecked Sendable {
                     if let socket = sockets[Int32(truncatingIfNeeded: token)] { read(socket, batch: batch, now: now) }
                 }
             }
-            if runCommands(now: now, batch: batch) { break }
             if now >= nextHousekeeping {
                 flushDue(now: now, interval: flushNanos)
                 nextHousekeeping = now + 50_000_000
@@ -228,13 +239,28 @@ public final class MediaEngine: @unchecked Sendable {
                 withUnsafeBytes(of: &batch.pointee.lengths) { lengthBytes in
                     let lengths = lengthBytes.bindMemory(to: Int32.self)
                     for message in 0..<Int(received) {
-                        let length = Int(lengths[message])
+                        var length = Int(lengths[message])
                         guard length > 0 else {
                             malformedDatagrams += 1
                             continue
                         }
                         let start = message * Int(MIO_PACKET_BYTES)
-                        socket.capture.receive(UnsafeRawBufferPointer(rebasing: all[start..<(start + length)]), arrival: arrival)
+                        let packet = all.baseAddress! + start
+                        if socket.srtpKey != nil {
+                            // RFC 5761: RTCP on the RTP port is SRTCP, not ours to decode here.
+                            if length >= 2, (200...204).contains(all[start + 1]) {
+                                socket.capture.noteRTCP()
+                                continue
+                            }
+                            // A key libsrtp refused: nothing can be decrypted, and nothing
+                            // encrypted may reach the file as if it were audio.
+                            guard let plain = unprotect(socket, packet, length) else {
+                                socket.capture.noteSRTPFailure()
+                                continue
+                            }
+                            length = plain
+                        }
+                        socket.capture.receive(UnsafeRawBufferPointer(start: packet, count: length), arrival: arrival)
                     }
                 }
             }
@@ -255,16 +281,20 @@ public final class MediaEngine: @unchecked Sendable {
             case let .begin(id, channels, startNanos):
                 let interval = UInt64(settings.flushInterval.nanosecondsValue)
                 recordings[id] = Live(recording: CaptureRecording(id: id, channels: channels), startNanos: startNanos, nextFlush: startNanos + interval)
-            case let .attach(fd, recordingID, key, channel, payloads):
+            case let .attach(fd, recordingID, key, channel, payloads, srtp):
                 guard let live = recordings[recordingID] else {
                     mio_close(fd)
                     continue
                 }
                 let capture = live.recording.add(key: key, channel: channel, payloads: payloads, ringCapacity: settings.ringSamples)
-                sockets[fd] = Socket(fd: fd, capture: capture, live: live, key: key, now: now)
+                let socket = Socket(fd: fd, capture: capture, live: live, key: key, now: now)
+                rekey(socket, srtp)
+                sockets[fd] = socket
                 _ = mio_epoll_add(epoll, fd, UInt64(UInt32(bitPattern: fd)))
-            case let .update(fd, payloads):
-                sockets[fd]?.capture.payloads = payloads
+            case let .update(fd, payloads, srtp):
+                guard let socket = sockets[fd] else { continue }
+                socket.capture.payloads = payloads
+                rekey(socket, srtp)
             case let .detach(fd):
                 close(fd: fd)
             case let .end(id, reply):
@@ -272,6 +302,41 @@ public final class MediaEngine: @unchecked Sendable {
             }
         }
         return stop
+    }
+
+    /// Decrypts with the current key, or during a rekey with the one before. A failed attempt
+    /// may leave the bytes changed (AEAD decrypts before it checks), so the packet is kept
+    /// aside while two keys are in play.
+    private func unprotect(_ socket: Socket, _ packet: UnsafeMutableRawPointer, _ length: Int) -> Int? {
+        guard let previous = socket.previousSRTP else { return socket.srtp?.unprotect(packet, length: length) }
+        scratch.copyMemory(from: packet, byteCount: length)
+        if let plain = socket.srtp?.unprotect(packet, length: length) {
+            socket.successesSinceRekey += 1
+            if socket.successesSinceRekey >= 100 { socket.previousSRTP = nil }
+            return plain
+        }
+        packet.copyMemory(from: scratch, byteCount: length)
+        return previous.unprotect(packet, length: length)
+    }
+
+    /// A new SDES key (the first, or a rekey by re-INVITE); the same key keeps its context
+    /// (and its replay window and rollover counter).
+    private func rekey(_ socket: Socket, _ key: SRTPKey?) {
+        guard key != socket.srtpKey else { return }
+        socket.srtpKey = key
+        socket.previousSRTP = socket.srtp
+        socket.successesSinceRekey = 0
+        guard let key else {
+            socket.srtp = nil
+            return
+        }
+        do {
+            socket.srtp = try SRTPContext(key: key)
+        } catch {
+            // Every packet is counted as failed; the record shows the stream received nothing.
+            socket.srtp = nil
+            events(.srtpKeyRefused(recordingID: socket.live.recording.id, streamKey: socket.key, status: error.status))
+        }
     }
 
     private func close(fd: Int32) {

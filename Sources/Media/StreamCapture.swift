@@ -31,6 +31,10 @@ public final class StreamCapture {
         public var unknownPayload = 0
         public var malformed = 0
         public var comfortNoise = 0
+        /// SRTP packets that failed authentication (or replay protection): dropped.
+        public var srtpFailures = 0
+        /// RTCP packets on the RTP port (RFC 5761 multiplexing).
+        public var rtcp = 0
         public var firstArrival: Int64?
         public var lastArrival: Int64?
         public init() {}
@@ -140,6 +144,11 @@ public final class StreamCapture {
             statistics.unknownPayload += 1
         }
     }
+
+    /// An SRTP packet that failed authentication: counted; the stream goes on.
+    public func noteSRTPFailure() { statistics.srtpFailures += 1 }
+
+    public func noteRTCP() { statistics.rtcp += 1 }
 
     /// Moves samples `[takenUpTo, end)` into `output` (interleaved frames of `channels`, this
     /// stream in `channel`), added to what is there, and clears them from the ring.

@@ -20,6 +20,7 @@ final class MediaRecorder {
     private var sockets: [Int: Int32] = [:]
     private var attached: [Int: String] = [:]
     private var payloadsByPort: [Int: PayloadMap] = [:]
+    private var keysByPort: [Int: SRTPKey] = [:]
 
     init(configuration: ServerConfiguration, logger: Logger, events: @escaping @Sendable (MediaEngine.Event) -> Void) throws {
         settings = configuration.recording
@@ -85,6 +86,7 @@ final class MediaRecorder {
             }
         }
         payloadsByPort[port] = nil
+        keysByPort[port] = nil
         pool.release(port)
     }
 
@@ -103,16 +105,21 @@ final class MediaRecorder {
         for (index, port) in ports.enumerated() {
             guard let port, let fd = sockets[port], index < sdp.media.count else { continue }
             let payloads = Self.payloadMap(sdp.media[index])
+            let key = SDPAnswerer.chooseCrypto(sdp.media[index])
             if attached[port] == nil {
                 let stream = record.streams.first { $0.leg == leg && $0.mline == index }
                 let channel = stream.map { Self.channel(for: $0, in: record, channels: channels) } ?? (leg == "farend" ? 1 : index) % channels
-                engine.attach(fd: fd, recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel, payloads: payloads)
+                engine.attach(fd: fd, recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
+                              payloads: payloads, srtp: key)
                 attached[port] = recordingID
                 payloadsByPort[port] = payloads
+                keysByPort[port] = key
                 placed.append((index, channel))
-            } else if payloadsByPort[port] != payloads {
-                engine.update(fd: fd, payloads: payloads)
+            } else if payloadsByPort[port] != payloads || keysByPort[port] != key {
+                // A new codec, or a new key (RFC 4568 §7.1.4: a re-INVITE may rekey).
+                engine.update(fd: fd, payloads: payloads, srtp: key)
                 payloadsByPort[port] = payloads
+                keysByPort[port] = key
             }
         }
         return placed
@@ -187,6 +194,7 @@ final class MediaRecorder {
             packets: stats.packets, lost: stats.lost, duplicates: stats.duplicates, late: stats.late + stats.overrun,
             sourceChanges: stats.sourceChanges, timestampJumps: stats.timestampJumps, clockCorrections: stats.clockCorrections,
             undecodable: stats.undecodable, unknownPayload: stats.unknownPayload, malformed: stats.malformed,
+            srtpFailures: stats.srtpFailures,
             firstPacketAt: date(stats.firstArrival), lastPacketAt: date(stats.lastArrival),
             notDecoded: report.notDecoded)
     }

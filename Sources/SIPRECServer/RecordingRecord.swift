@@ -45,6 +45,8 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
         public var media: String
         public var codec: String?
         public var srtp: Bool
+        /// The SDES suite of the SRC's key we decrypt with.
+        public var srtpSuite: String?
         /// Our receiving port; nil when the stream was refused (port 0 in the answer).
         public var localPort: Int?
         /// Where the SRC sends from, as its SDP says (`c=` address and m-line port).
@@ -70,6 +72,8 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
         public var undecodable: Int
         public var unknownPayload: Int
         public var malformed: Int
+        /// SRTP packets that failed authentication or replay checks (dropped).
+        public var srtpFailures: Int
         public var firstPacketAt: Date?
         public var lastPacketAt: Date?
         /// Codecs received that this build records as silence.

@@ -243,9 +243,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             guard offer.media.count <= configuration.maxStreamsPerCall else {
                 return refuse(incoming, core: core, status: 488, warning: .tooManyStreams, why: "too many media streams")
             }
-            call.ports = offer.media.map { SDPAnswerer.isRecordable($0) ? media.openPort(ipv6: ipv6) : nil }
+            let policy = configuration.srtpPolicy
+            call.ports = offer.media.map { SDPAnswerer.isRecordable($0, srtp: policy) ? media.openPort(ipv6: ipv6) : nil }
             guard call.ports.contains(where: { $0 != nil }) else {
-                let exhausted = offer.media.contains(where: SDPAnswerer.isRecordable)
+                let exhausted = offer.media.contains { SDPAnswerer.isRecordable($0, srtp: policy) }
                 releasePorts(call, recordingEnds: false)
                 return exhausted ? refuse(incoming, core: core, status: 503, why: "no free media ports")
                     : refuse(incoming, core: core, status: 488, warning: .noRecordableStream, why: "no recordable stream")
@@ -408,9 +409,11 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if let offer = body.sdp {
             for (index, media) in offer.media.enumerated() {
                 if index < call.ports.count {
-                    if call.ports[index] == nil, SDPAnswerer.isRecordable(media) { call.ports[index] = self.media.openPort(ipv6: call.answerer.address.contains(":")) }
+                    if call.ports[index] == nil, SDPAnswerer.isRecordable(media, srtp: configuration.srtpPolicy) {
+                        call.ports[index] = self.media.openPort(ipv6: call.answerer.address.contains(":"))
+                    }
                 } else {
-                    call.ports.append(SDPAnswerer.isRecordable(media) ? self.media.openPort(ipv6: call.answerer.address.contains(":")) : nil)
+                    call.ports.append(SDPAnswerer.isRecordable(media, srtp: configuration.srtpPolicy) ? self.media.openPort(ipv6: call.answerer.address.contains(":")) : nil)
                 }
             }
             call.sdpVersion += 1
@@ -534,6 +537,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             if case .streamSilent = event { silent = true } else { silent = false }
             recordings[recordingID]?.noteMedia("\(silent ? "no packets on" : "packets again on") \(key)", at: Date())
             saveRecord(recordingID)
+        case let .srtpKeyRefused(recordingID, key, status):
+            recordings[recordingID]?.noteProblem("the SRTP key for stream \(key) was refused by libsrtp (status \(status)): its packets are dropped")
+            saveRecord(recordingID)
+            logger.warning("SRTP key refused", metadata: ["recording": "\(recordingID)", "status": "\(status)"])
         case let .noMedia(recordingID):
             // Nothing to record: end the session so the SRC frees its resources (and notices).
             guard let core else { return }

@@ -1,4 +1,13 @@
+import Media
 import SDP
+
+/// Whether plain RTP is recorded too, or only SRTP (`media.srtp`).
+public enum SRTPPolicy: String, Sendable {
+    /// SRTP and plain RTP m-lines are both recorded.
+    case accept
+    /// Only SRTP m-lines are recorded; an offer with none gets 488.
+    case require
+}
 
 /// Builds this recorder's SDP: the answer to an SRC's offer (one answer m-line per offered
 /// m-line, in order, RFC 3264 §6) and our own offer for delayed-offer INVITEs.
@@ -15,12 +24,25 @@ public struct SDPAnswerer: Sendable {
         self.sessionID = sessionID
     }
 
-    /// Whether an offered m-line is an audio stream we can record now.
-    public static func isRecordable(_ media: SessionDescription.Media) -> Bool {
-        guard media.type.lowercased() == "audio", media.port != 0 else { return false }
-        // SRTP arrives with the media engine; until then only plain RTP profiles are recordable.
-        guard ["RTP/AVP", "RTP/AVPF"].contains(media.proto.uppercased()) else { return false }
-        return chooseCodec(media) != nil
+    /// Whether an offered m-line is an audio stream we can record: a codec we take, and plain
+    /// RTP (unless the policy requires SRTP) or SRTP with an SDES key we can use.
+    public static func isRecordable(_ media: SessionDescription.Media, srtp policy: SRTPPolicy = .accept) -> Bool {
+        guard media.type.lowercased() == "audio", media.port != 0, chooseCodec(media) != nil else { return false }
+        switch media.proto.uppercased() {
+        case "RTP/AVP", "RTP/AVPF": return policy == .accept
+        case "RTP/SAVP", "RTP/SAVPF": return chooseCrypto(media) != nil
+        default: return false  // DTLS-SRTP (UDP/TLS/RTP/SAVP) and others are not recorded.
+        }
+    }
+
+    /// The SRC's key we decrypt with: the first `a=crypto` line we can use (RFC 4568 §7.1.1:
+    /// the answerer picks one of the offered lines).
+    public static func chooseCrypto(_ media: SessionDescription.Media) -> SRTPKey? {
+        guard media.proto.uppercased().contains("SAVP") else { return nil }
+        for value in media.attributes("crypto") {
+            if let key = try? SRTPKey(attribute: value) { return key }
+        }
+        return nil
     }
 
     static func encodingName(_ payload: String, in media: SessionDescription.Media) -> String? {
@@ -67,6 +89,10 @@ public struct SDPAnswerer: Sendable {
             if let dtmf = offered.formats.first(where: { SDPAnswerer.encodingName($0, in: offered) == "TELEPHONE-EVENT" }) {
                 formats.append(dtmf)
                 lines += SDPAnswerer.formatLines(dtmf, from: offered)
+            }
+            if let theirs = SDPAnswerer.chooseCrypto(offered) {
+                // Same tag and suite, our own key (RFC 4568 §7.1.2); we never send with it.
+                lines.append(SessionDescription.Line("a", "crypto:\(SRTPKey.random(tag: theirs.tag, suite: theirs.suite).attribute)"))
             }
             // We only receive: recvonly, or inactive when the SRC is not sending (RFC 3264 §6.1).
             let direction: SessionDescription.Direction = (offered.direction == .inactive || offered.direction == .recvonly) ? .inactive : .recvonly

@@ -16,6 +16,8 @@ public struct ServerConfiguration: Sendable {
     public var httpListen: String = "127.0.0.1:8080"
     public var dataDirectory: String = "./var"
     public var rtpPorts: ClosedRange<Int> = 20000...39999
+    /// accept: SRTP and plain RTP are recorded; require: plain RTP offers get 488.
+    public var srtpPolicy: SRTPPolicy = .accept
     public var advertisedHost: String?
     public var trustedNetworks: TrustedNetworks = .everyone
     public var timers = SIPTimerConfiguration()
@@ -135,7 +137,8 @@ public struct ServerConfiguration: Sendable {
         struct HTTP: Decodable { var listen: String? }
         struct Media: Decodable {
             var rtpPorts: String?
-            enum CodingKeys: String, CodingKey { case rtpPorts = "rtp-ports" }
+            var srtp: String?
+            enum CodingKeys: String, CodingKey { case rtpPorts = "rtp-ports", srtp }
         }
         struct Log: Decodable { var level: String? }
         struct Sessions: Decodable {
@@ -253,6 +256,10 @@ public struct ServerConfiguration: Sendable {
         if let listen = file.http?.listen { httpListen = listen }
         if let dir = file.dataDir { dataDirectory = dir }
         if let ports = file.media?.rtpPorts { try setRTPPorts(ports) }
+        if let value = file.media?.srtp {
+            guard let policy = SRTPPolicy(rawValue: value) else { throw Error(key: "media.srtp", problem: "'\(value)' is not accept or require") }
+            srtpPolicy = policy
+        }
         if let level = file.log?.level { try setLogLevel(level) }
     }
 

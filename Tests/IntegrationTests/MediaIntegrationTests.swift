@@ -2,6 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Media
 import NIOCore
 import SIPCore
 import Testing
@@ -17,14 +18,23 @@ struct TestSIPRECCall {
     /// Answered port per label.
     var ports: [String: Int] = [:]
 
-    init(client: SIPTestClient) { self.client = client }
+    /// SDES keys by label: the streams are offered as RTP/SAVP with them.
+    let keys: [String: SRTPKey]
+
+    init(client: SIPTestClient, keys: [String: SRTPKey] = [:]) {
+        self.client = client
+        self.keys = keys
+    }
+
+    func mediaLines(label: String, port: Int) -> [String] {
+        let proto = keys[label] == nil ? "RTP/AVP" : "RTP/SAVP"
+        return ["m=audio \(port) \(proto) 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000"]
+            + (keys[label].map { ["a=crypto:\($0.attribute)"] } ?? []) + ["a=label:\(label)", "a=sendonly"]
+    }
 
     func invite() -> String {
-        let sdp = [
-            "v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0",
-            "m=audio 49172 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=label:2", "a=sendonly",
-            "m=audio 49170 RTP/AVP 0 101", "a=rtpmap:0 PCMU/8000", "a=rtpmap:101 telephone-event/8000", "a=label:1", "a=sendonly", "",
-        ].joined(separator: "\r\n")
+        let sdp = (["v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0"]
+            + mediaLines(label: "2", port: 49172) + mediaLines(label: "1", port: 49170) + [""]).joined(separator: "\r\n")
         let metadata = """
         <?xml version="1.0" encoding="UTF-8"?>
         <recording xmlns="urn:ietf:params:xml:ns:recording:1">
@@ -92,7 +102,11 @@ struct TestSIPRECCall {
 /// Sends RTP from one socket, paced by the clock like a real source (20 ms per packet).
 final class RTPSource {
     let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    /// Per stream (by index), the context its packets are protected with.
+    let srtp: [Int: SRTPContext]
     deinit { close(fd) }
+
+    init(srtp: [Int: SRTPContext] = [:]) { self.srtp = srtp }
 
     static func packet(pt: UInt8 = 0, seq: UInt16, ts: UInt32, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         var bytes: [UInt8] = [0x80, pt, UInt8(seq >> 8), UInt8(seq & 0xFF)]
@@ -120,7 +134,12 @@ final class RTPSource {
         for index in 0..<packets {
             for (stream, port) in ports.enumerated() {
                 let ts = UInt32((sent + index) * 160)
-                send(Self.packet(seq: nextSequence(stream), ts: ts, ssrc: UInt32(stream + 1), payload: Array(repeating: codes[stream], count: 160)), to: port)
+                let packet = Self.packet(seq: nextSequence(stream), ts: ts, ssrc: UInt32(stream + 1), payload: Array(repeating: codes[stream], count: 160))
+                if let context = srtp[stream] {
+                    send(try #require(context.protect(packet)), to: port)
+                } else {
+                    send(packet, to: port)
+                }
             }
             if let dtmfAt, index == dtmfAt, let port = ports.first {
                 // Digit 7, 100 ms, end bit: an RFC 4733 event on the first stream.
@@ -221,6 +240,51 @@ struct MediaIntegrationTests {
         #expect(dtmf.map { $0["event"] as? String } == ["7"])
         #expect(dtmf.first?["durationMs"] as? Int == 100)
         #expect(file["sha256"] as? String == (try RecordingSHA.sha256sum(path)))
+    }
+
+    @Test("an SRTP SIPREC call is decrypted and recorded; the record names each stream's suite", arguments: [
+        (SRTPSuite.aesCM128HMACSHA1_80, SRTPSuite.aesCM128HMACSHA1_32), (.aeadAES256GCM, .aes256CMHMACSHA1_80),
+    ])
+    func srtpRecording(first: SRTPSuite, second: SRTPSuite) async throws {
+        let server = try ServerProcess(yaml: Self.yaml + "  srtp: require\n")
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        let keys = ["1": SRTPKey.random(tag: 1, suite: first), "2": SRTPKey.random(tag: 7, suite: second)]
+        var call = TestSIPRECCall(client: client, keys: keys)
+        try await call.start()
+        let ports = [try #require(call.ports["1"]), try #require(call.ports["2"])]
+        let source = RTPSource(srtp: [0: try SRTPContext(key: keys["1"]!, outbound: true), 1: try SRTPContext(key: keys["2"]!, outbound: true)])
+        try await source.stream(to: ports, codes: Self.codes, packets: 25)
+        #expect(try await call.bye() == 200)
+        await client.close()
+        let records = try server.stopAndReadRecords(removeData: false)
+        defer { try? FileManager.default.removeItem(at: server.directory) }
+        let record = try #require(records.first)
+        let streams = try #require(record["streams"] as? [[String: Any]])
+        #expect(Set(streams.compactMap { $0["srtpSuite"] as? String }) == [first.name, second.name])
+        for stream in streams {
+            let quality = try #require(stream["quality"] as? [String: Any])
+            #expect(quality["packets"] as? Int == 25)
+            #expect(quality["srtpFailures"] as? Int == 0)
+        }
+        let file = try #require(record["file"] as? [String: Any])
+        let channels = try Self.channels(of: try #require(file["path"] as? String))
+        #expect(channels[0].filter { $0 == Self.decoded(0x10) }.count == 25 * 160)
+        #expect(channels[1].filter { $0 == Self.decoded(0x90) }.count == 25 * 160)
+    }
+
+    @Test("media.srtp require: a plain RTP offer gets 488")
+    func srtpRequired() async throws {
+        let server = try ServerProcess(yaml: Self.yaml + "  srtp: require\n")
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        let call = TestSIPRECCall(client: client)
+        try await client.send(call.invite())
+        var final: SIPResponse?
+        while let response = await client.nextResponse(timeout: .seconds(5)) {
+            if response.statusCode >= 200 { final = response; break }
+        }
+        #expect(final?.statusCode == 488)
+        await client.close()
     }
 
     @Test("after kill -9 mid-call, the next start repairs the spool file, archives it and marks the recording recovered")

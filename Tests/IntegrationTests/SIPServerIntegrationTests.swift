@@ -124,14 +124,6 @@ struct SIPServerIntegrationTests {
             let client = try await SIPTestClient.udp(port: server.port("udp"))
             let (raw, final) = try await Self.sendFixture("siprec/\(vendor)/\(file)", with: client)
             let offered = Self.mediaLines(raw)
-            let srtpOnly = !raw.contains("RTP/AVP ") && raw.contains("RTP/SAVP")
-            if srtpOnly {
-                withKnownIssue("SRTP-only offers are recorded once the media engine (issue 4) lands") {
-                    #expect(final?.statusCode == 200, "\(vendor) \(final?.reasonPhrase ?? "")")
-                }
-                await client.close()
-                continue
-            }
             #expect(final?.statusCode == 200, "\(vendor)")
             let answer = final?.body.map { String(buffer: $0) } ?? ""
             #expect(Self.mediaLines(answer) == max(offered, 1), "\(vendor): \(answer)")

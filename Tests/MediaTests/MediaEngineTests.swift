@@ -79,3 +79,84 @@ struct MediaEngineTests {
         close(fd)
     }
 }
+
+@Suite("Media engine: SRTP")
+struct MediaEngineSRTPTests {
+    static func key(_ suite: SRTPSuite, seed: UInt8, mki: [UInt8]? = nil) -> SRTPKey {
+        SRTPKey(tag: 1, suite: suite, keyAndSalt: (0..<suite.keyLength).map { UInt8(truncatingIfNeeded: Int($0) * 7 + Int(seed)) }, mki: mki)
+    }
+
+    /// Sends `count` protected packets (µ-law `code`), starting at sequence `first`.
+    static func packets(_ key: SRTPKey, code: UInt8, first: Int, count: Int) throws -> [[UInt8]] {
+        let sender = try SRTPContext(key: key, outbound: true)
+        return try (first..<(first + count)).map { index in
+            try #require(sender.protect(RTP.packet(seq: UInt16(index), ts: UInt32(index * 160), ssrc: 77, payload: RTP.ulaw(code))))
+        }
+    }
+
+    static func run(_ key: SRTPKey?, attachKey: SRTPKey?, datagrams: [[UInt8]], update: (SRTPKey, [[UInt8]])? = nil) async throws -> ([MediaEngine.StreamReport], [Int16]) {
+        let sink = CollectingSink()
+        let engine = try MediaEngine(sink: sink)
+        engine.start()
+        defer { engine.stop() }
+        let fd = try engine.bind(host: "127.0.0.1", port: 0).get()
+        let port = try #require(MediaEngine.localPort(of: fd))
+        engine.begin(recordingID: "s", channels: 1, startNanos: MediaEngine.monotonicNanos())
+        engine.attach(fd: fd, recordingID: "s", streamKey: "1", channel: 0, payloads: RTP.pcmu, srtp: attachKey)
+        MediaEngineTests.send(datagrams, to: port)
+        if let (newKey, more) = update {
+            engine.update(fd: fd, payloads: RTP.pcmu, srtp: newKey)
+            MediaEngineTests.send(more, to: port)
+        }
+        let reports = await withCheckedContinuation { continuation in
+            engine.end(recordingID: "s") { reports, _ in continuation.resume(returning: reports) }
+        }
+        return (reports, sink.samples("s").samples)
+    }
+
+    @Test("every SDES suite decrypts; the audio is what was sent", arguments: SRTPSuite.allCases)
+    func suites(suite: SRTPSuite) async throws {
+        let key = Self.key(suite, seed: 3)
+        let (reports, samples) = try await Self.run(key, attachKey: key, datagrams: try Self.packets(key, code: 0x22, first: 0, count: 5))
+        #expect(reports.first?.statistics.packets == 5)
+        #expect(reports.first?.statistics.srtpFailures == 0)
+        #expect(samples.filter { $0 == G711.ulawTable[0x22] }.count == 800)
+    }
+
+    @Test("with an MKI in every packet")
+    func mki() async throws {
+        let key = Self.key(.aesCM128HMACSHA1_80, seed: 9, mki: [0, 0, 0, 1])
+        let (reports, samples) = try await Self.run(key, attachKey: key, datagrams: try Self.packets(key, code: 0x22, first: 0, count: 5))
+        #expect(reports.first?.statistics.packets == 5)
+        #expect(samples.filter { $0 == G711.ulawTable[0x22] }.count == 800)
+    }
+
+    @Test("tampered packets, a wrong key and replays are counted as failures and never reach the file")
+    func failures() async throws {
+        let key = Self.key(.aesCM128HMACSHA1_80, seed: 1)
+        var datagrams = try Self.packets(key, code: 0x22, first: 0, count: 4)
+        var tampered = datagrams[3]
+        tampered[20] ^= 0xFF
+        datagrams[3] = tampered
+        datagrams.append(datagrams[0])  // a replay
+        datagrams += try Self.packets(Self.key(.aesCM128HMACSHA1_80, seed: 2), code: 0x33, first: 10, count: 2)  // another key
+        datagrams.append(RTP.packet(seq: 20, ts: 3200, ssrc: 77, payload: RTP.ulaw(0x44)))  // plain RTP
+        let (reports, samples) = try await Self.run(key, attachKey: key, datagrams: datagrams)
+        #expect(reports.first?.statistics.packets == 3)
+        #expect(reports.first?.statistics.srtpFailures == 5)
+        #expect(samples.filter { $0 == G711.ulawTable[0x22] }.count == 480)
+        #expect(!samples.contains(G711.ulawTable[0x33]))
+        #expect(!samples.contains(G711.ulawTable[0x44]))
+    }
+
+    @Test("a re-INVITE's new key takes over from the next packet")
+    func rekey() async throws {
+        let first = Self.key(.aesCM128HMACSHA1_80, seed: 4)
+        let second = Self.key(.aeadAES128GCM, seed: 5)
+        let (reports, samples) = try await Self.run(first, attachKey: first, datagrams: try Self.packets(first, code: 0x22, first: 0, count: 3),
+                                                    update: (second, try Self.packets(second, code: 0x33, first: 3, count: 3)))
+        #expect(reports.first?.statistics.packets == 6)
+        #expect(reports.first?.statistics.srtpFailures == 0)
+        #expect(samples.filter { $0 == G711.ulawTable[0x33] }.count == 480)
+    }
+}

@@ -1,4 +1,5 @@
 import Foundation
+import Media
 import NIOCore
 import SDP
 import SIPCore
@@ -29,21 +30,61 @@ struct SessionAnswerTests {
 
     """
 
-    @Test("one answer m-line per offered m-line, in order; video and (for now) SRTP rejected with port 0")
+    @Test("one answer m-line per offered m-line, in order; video rejected with port 0; SRTP answered with our own key")
     func answer() throws {
         let sdp = try SessionDescription(parsing: offer)
-        #expect(sdp.media.map(SDPAnswerer.isRecordable) == [true, false, true, false])
-        let answer = SDPAnswerer(address: "192.0.2.20", sessionID: 7).answer(to: sdp, ports: [30000, nil, 30002, nil])
-        #expect(answer.media.map(\.port) == [30000, 0, 30002, 0])
+        #expect(sdp.media.map { SDPAnswerer.isRecordable($0) } == [true, false, true, true])
+        let answer = SDPAnswerer(address: "192.0.2.20", sessionID: 7).answer(to: sdp, ports: [30000, nil, 30002, 30004])
+        #expect(answer.media.map(\.port) == [30000, 0, 30002, 30004])
         #expect(answer.media.map(\.type) == ["audio", "video", "audio", "audio"])
         #expect(answer.media[0].formats == ["8", "101"])
         #expect(answer.media[0].direction == .recvonly)
         #expect(answer.media[0].label == "2")
         #expect(answer.media[2].direction == .inactive)
         #expect(answer.media[2].label == "1")
+        #expect(answer.media[3].proto == "RTP/SAVP")
+        let crypto = try #require(answer.media[3].attributes("crypto").first)
+        let ours = try SRTPKey(attribute: crypto)
+        #expect(ours.tag == 1 && ours.suite == .aesCM128HMACSHA1_80)
+        #expect(ours.keyAndSalt != SDPAnswerer.chooseCrypto(sdp.media[3])?.keyAndSalt)
+        #expect(answer.media[0].attributes("crypto").isEmpty)
         #expect(answer.connectionAddress == "192.0.2.20")
         // The answer parses back to itself.
         #expect(try SessionDescription(parsing: answer.text) == answer)
+    }
+
+    @Test("media.srtp require: only SRTP m-lines are recorded")
+    func requireSRTP() throws {
+        let sdp = try SessionDescription(parsing: offer)
+        #expect(sdp.media.map { SDPAnswerer.isRecordable($0, srtp: .require) } == [false, false, false, true])
+    }
+
+    @Test("a=crypto lines: every suite, lifetimes, MKI; unusable ones are refused with a reason", arguments: [
+        ("1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz|2^20|1:4", SRTPSuite.aesCM128HMACSHA1_80, 30, [0, 0, 0, 1] as [UInt8]?, UInt64(1) << 20 as UInt64?),
+        ("2 AES_CM_128_HMAC_SHA1_32 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", .aesCM128HMACSHA1_32, 30, nil, nil),
+        ("3 AES_256_CM_HMAC_SHA1_80 inline:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQ==", .aes256CMHMACSHA1_80, 46, nil, nil),
+        ("4 AES_256_CM_HMAC_SHA1_32 inline:QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQQ==|1048576", .aes256CMHMACSHA1_32, 46, nil, 1_048_576),
+        ("5 AEAD_AES_128_GCM inline:QkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQkJCQg==", .aeadAES128GCM, 28, nil, nil),
+        ("6 AEAD_AES_256_GCM inline:Q0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0NDQ0M=", .aeadAES256GCM, 44, nil, nil),
+    ])
+    func cryptoAttributes(value: String, suite: SRTPSuite, length: Int, mki: [UInt8]?, lifetime: UInt64?) throws {
+        let key = try SRTPKey(attribute: value)
+        #expect(key.suite == suite)
+        #expect(key.keyAndSalt.count == length)
+        #expect(key.mki == mki)
+        #expect(key.lifetime == lifetime)
+        #expect(try SRTPKey(attribute: key.attribute) == SRTPKey(tag: key.tag, suite: key.suite, keyAndSalt: key.keyAndSalt, mki: key.mki))
+    }
+
+    @Test("unusable a=crypto lines", arguments: [
+        ("1 F8_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", SRTPKey.ParseError.unsupportedSuite("F8_128_HMAC_SHA1_80")),
+        ("1 AES_CM_128_HMAC_SHA1_80 inline:QUFB", .badKeyLength),
+        ("1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz UNENCRYPTED_SRTP", .unsupportedParameter("UNENCRYPTED_SRTP")),
+        ("x AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", .malformed),
+        ("1 AES_CM_128_HMAC_SHA1_80 key:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz", .malformed),
+    ])
+    func unusableCrypto(value: String, error: SRTPKey.ParseError) {
+        #expect(throws: error) { try SRTPKey(attribute: value) }
     }
 
     @Test("the answer prefers a codec we decode over the SRC's first choice; one we cannot decode is still accepted", arguments: [

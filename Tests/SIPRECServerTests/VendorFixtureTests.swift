@@ -87,13 +87,10 @@ struct VendorFixtureTests {
                 #expect(offer.media[index].label == label, "\(vendor) m-line \(index)")
                 let wanted = stream["accept"] as? Bool ?? false
                 let recordable = SDPAnswerer.isRecordable(offer.media[index])
-                if stream["srtp"] as? Bool == true && wanted {
-                    withKnownIssue("SRTP streams are recorded once the media engine (issue 4) lands") {
-                        #expect(recordable, "\(vendor) m-line \(index)")
-                    }
-                } else {
-                    #expect(recordable == wanted, "\(vendor) m-line \(index)")
-                    if wanted { #expect(answer.media[index].label == label) }
+                #expect(recordable == wanted, "\(vendor) m-line \(index)")
+                if wanted { #expect(answer.media[index].label == label) }
+                if wanted, stream["srtp"] as? Bool == true {
+                    #expect(answer.media[index].attributes("crypto").count == 1, "\(vendor) m-line \(index): our key")
                 }
             }
         }

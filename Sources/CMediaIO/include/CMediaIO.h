@@ -47,4 +47,22 @@ uint64_t mio_monotonic_ns(void);
 int mio_sha256_file(const char *path, char hex[65]);
 void mio_close(int fd);
 
+/// SRTP (RFC 3711) through libsrtp2, SDES-keyed (RFC 4568). Suites, by number:
+/// 1 AES_CM_128_HMAC_SHA1_80, 2 AES_CM_128_HMAC_SHA1_32, 3 AES_256_CM_HMAC_SHA1_80,
+/// 4 AES_256_CM_HMAC_SHA1_32, 5 AEAD_AES_128_GCM, 6 AEAD_AES_256_GCM.
+typedef struct mio_srtp mio_srtp;
+
+/// Key and salt lengths together, in bytes, for a suite (0: unknown suite).
+int mio_srtp_key_length(int suite);
+/// A receive (or, for tests and the load generator, send) context for any SSRC. `mki` may be
+/// NULL. Returns NULL and sets *error to libsrtp's status on failure.
+mio_srtp *mio_srtp_create(int suite, const unsigned char *key, int key_length,
+                          const unsigned char *mki, int mki_length, int outbound, int *error);
+/// Verifies and decrypts in place; *length shrinks by the tag (and MKI). 0 or libsrtp's status.
+int mio_srtp_unprotect(mio_srtp *context, void *packet, int *length);
+int mio_srtp_unprotect_rtcp(mio_srtp *context, void *packet, int *length);
+/// Encrypts in place; `packet` needs 148 spare bytes after *length.
+int mio_srtp_protect(mio_srtp *context, void *packet, int *length);
+void mio_srtp_destroy(mio_srtp *context);
+
 #endif
