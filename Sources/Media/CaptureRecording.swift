@@ -27,17 +27,24 @@ public final class CaptureRecording {
     public private(set) var departed: [(key: String, capture: StreamCapture)] = []
     private var silenceOwed: Int64 = 0
     public private(set) var hasAudio = false
-    private var mix: UnsafeMutablePointer<Int32>
-    private var mixFrames: Int
 
     public init(id: String, channels: Int) {
         self.id = id
         self.channels = max(1, channels)
-        mixFrames = 8000
-        mix = .allocate(capacity: mixFrames * self.channels)
     }
 
-    deinit { mix.deallocate() }
+    /// Where drains add up streams: one for all recordings of a thread (drains run one at a
+    /// time), so a recording holds no mixing memory of its own.
+    public final class MixBuffer {
+        let capacity: Int
+        let samples: UnsafeMutablePointer<Int32>
+        /// Room for `frames` frames of up to `channels` channels.
+        public init(frames: Int = 1600, channels: Int = 2) {
+            capacity = frames * max(1, channels)
+            samples = .allocate(capacity: capacity)
+        }
+        deinit { samples.deallocate() }
+    }
 
     public var streams: [(key: String, capture: StreamCapture)] {
         members.map { ($0.key, $0.capture) } + departed
@@ -77,7 +84,7 @@ public final class CaptureRecording {
     }
 
     /// Everything up to `end`; nil while no stream has sent anything.
-    public func drain(upTo end: Int64) -> Chunk? {
+    public func drain(upTo end: Int64, using buffer: MixBuffer? = nil) -> Chunk? {
         guard end > drainedUpTo else { return nil }
         if !hasAudio {
             if !anyPacket {
@@ -93,6 +100,9 @@ public final class CaptureRecording {
         silenceOwed = 0
         var position = drainedUpTo
         chunk.samples.reserveCapacity(Int(end - drainedUpTo) * channels)
+        let buffer = buffer ?? MixBuffer(channels: channels)
+        let mix = buffer.samples
+        let mixFrames = buffer.capacity / channels
         while position < end {
             let frames = Int(min(Int64(mixFrames), end - position))
             mix.initialize(repeating: 0, count: frames * channels)

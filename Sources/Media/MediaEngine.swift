@@ -19,8 +19,13 @@ public final class MediaEngine: @unchecked Sendable {
         public var flushInterval: Duration = .seconds(1)
         /// How far behind real time the drain stays, for late and reordered packets.
         public var playoutDelay: Duration = .milliseconds(300)
-        /// Ring per stream: must exceed flushInterval + playoutDelay.
-        public var ringSamples = 32768
+        /// Ring per stream, in samples: what it must hold is a flush interval, the playout
+        /// delay, the housekeeping tick and packets up to 100 ms early; rounded up to a power
+        /// of two (16,384 samples = 32 KiB with the defaults).
+        public var ringSamples: Int {
+            let seconds = flushInterval.secondsValue + playoutDelay.secondsValue + 0.25
+            return Int(seconds * 8000)
+        }
         public var receiveBufferBytes = 256 * 1024
         /// A stream without packets this long is noted (once per silence).
         public var streamTimeout: Duration = .seconds(30)
@@ -48,7 +53,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     private enum Command {
         case begin(id: String, channels: Int, startNanos: UInt64)
-        case attach(fd: Int32, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
+        case attach(fd: Int32, rtcpFD: Int32?, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
         case update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey?)
         case detach(fd: Int32)
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
@@ -71,6 +76,8 @@ public final class MediaEngine: @unchecked Sendable {
 
     private final class Socket {
         let fd: Int32
+        /// The RTCP port's socket (RTP port + 1), when it could be bound.
+        var rtcpFD: Int32?
         let capture: StreamCapture
         let live: Live
         let key: String
@@ -106,8 +113,10 @@ public final class MediaEngine: @unchecked Sendable {
     // Media thread only.
     private var recordings: [String: Live] = [:]
     private var sockets: [Int32: Socket] = [:]
+    private var rtcpSockets: [Int32: Socket] = [:]
     private var malformedDatagrams = 0
     private let scratch = UnsafeMutableRawPointer.allocate(byteCount: Int(MIO_PACKET_BYTES), alignment: 16)
+    private let mixBuffer = CaptureRecording.MixBuffer()
 
     public init(settings: Settings = Settings(), sink: AudioSink, events: @escaping @Sendable (Event) -> Void = { _ in }) throws {
         self.settings = settings
@@ -144,7 +153,10 @@ public final class MediaEngine: @unchecked Sendable {
         mio_eventfd_signal(wake)
         if running { stopped.wait() }
         // Never started: the sockets handed over are still ours to close.
-        for case let .attach(fd, _, _, _, _, _) in unread { mio_close(fd) }
+        for case let .attach(fd, rtcpFD, _, _, _, _, _) in unread {
+            mio_close(fd)
+            if let rtcpFD { mio_close(rtcpFD) }
+        }
     }
 
     public static func monotonicNanos() -> UInt64 { mio_monotonic_ns() }
@@ -167,9 +179,10 @@ public final class MediaEngine: @unchecked Sendable {
         send(.begin(id: recordingID, channels: channels, startNanos: startNanos))
     }
 
-    /// Puts a bound socket's packets into a recording's channel; `srtp`: the SRC's SDES key.
-    public func attach(fd: Int32, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
-        send(.attach(fd: fd, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp))
+    /// Puts a bound socket's packets into a recording's channel; `rtcpFD`: its RTCP port's
+    /// socket; `srtp`: the SRC's SDES key.
+    public func attach(fd: Int32, rtcpFD: Int32? = nil, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
+        send(.attach(fd: fd, rtcpFD: rtcpFD, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp))
     }
 
     /// New payload types or a new key for a stream (a re-INVITE changed the codec or rekeyed).
@@ -212,7 +225,12 @@ public final class MediaEngine: @unchecked Sendable {
                         mio_eventfd_drain(wake)
                         continue
                     }
-                    if let socket = sockets[Int32(truncatingIfNeeded: token)] { read(socket, batch: batch, now: now) }
+                    let fd = Int32(truncatingIfNeeded: token)
+                    if let socket = sockets[fd] {
+                        read(socket, batch: batch, now: now)
+                    } else if let socket = rtcpSockets[fd] {
+                        readRTCP(socket, fd: fd, batch: batch)
+                    }
                 }
             }
             if now >= nextHousekeeping {
@@ -260,6 +278,10 @@ public final class MediaEngine: @unchecked Sendable {
                             }
                             length = plain
                         }
+                        if socket.srtpKey == nil, length >= 2, (200...204).contains(all[start + 1]) {
+                            socket.capture.receiveRTCP(UnsafeRawBufferPointer(start: packet, count: length))
+                            continue
+                        }
                         socket.capture.receive(UnsafeRawBufferPointer(start: packet, count: length), arrival: arrival)
                     }
                 }
@@ -267,6 +289,30 @@ public final class MediaEngine: @unchecked Sendable {
         }
         socket.live.lastPacketNanos = now
         socket.lastActivity = now
+    }
+
+    /// RTCP from the stream's RTCP port: SRTCP is decrypted with the stream's key.
+    private func readRTCP(_ socket: Socket, fd: Int32, batch: UnsafeMutablePointer<mio_batch>) {
+        let received = mio_recv_batch(fd, batch)
+        guard received > 0 else { return }
+        withUnsafeMutableBytes(of: &batch.pointee.data) { all in
+            withUnsafeBytes(of: &batch.pointee.lengths) { lengthBytes in
+                let lengths = lengthBytes.bindMemory(to: Int32.self)
+                for message in 0..<Int(received) {
+                    var length = Int(lengths[message])
+                    guard length > 0 else { continue }
+                    let packet = all.baseAddress! + message * Int(MIO_PACKET_BYTES)
+                    if socket.srtpKey != nil {
+                        guard let plain = socket.srtp?.unprotectRTCP(packet, length: length) else {
+                            socket.capture.noteSRTPFailure()
+                            continue
+                        }
+                        length = plain
+                    }
+                    socket.capture.receiveRTCP(UnsafeRawBufferPointer(start: packet, count: length))
+                }
+            }
+        }
     }
 
     /// True when the thread should end.
@@ -281,9 +327,10 @@ public final class MediaEngine: @unchecked Sendable {
             case let .begin(id, channels, startNanos):
                 let interval = UInt64(settings.flushInterval.nanosecondsValue)
                 recordings[id] = Live(recording: CaptureRecording(id: id, channels: channels), startNanos: startNanos, nextFlush: startNanos + interval)
-            case let .attach(fd, recordingID, key, channel, payloads, srtp):
+            case let .attach(fd, rtcpFD, recordingID, key, channel, payloads, srtp):
                 guard let live = recordings[recordingID] else {
                     mio_close(fd)
+                    if let rtcpFD { mio_close(rtcpFD) }
                     continue
                 }
                 let capture = live.recording.add(key: key, channel: channel, payloads: payloads, ringCapacity: settings.ringSamples)
@@ -291,6 +338,11 @@ public final class MediaEngine: @unchecked Sendable {
                 rekey(socket, srtp)
                 sockets[fd] = socket
                 _ = mio_epoll_add(epoll, fd, UInt64(UInt32(bitPattern: fd)))
+                if let rtcpFD {
+                    socket.rtcpFD = rtcpFD
+                    rtcpSockets[rtcpFD] = socket
+                    _ = mio_epoll_add(epoll, rtcpFD, UInt64(UInt32(bitPattern: rtcpFD)))
+                }
             case let .update(fd, payloads, srtp):
                 guard let socket = sockets[fd] else { continue }
                 socket.capture.payloads = payloads
@@ -339,10 +391,19 @@ public final class MediaEngine: @unchecked Sendable {
         }
     }
 
+    private func closeRTCP(_ socket: Socket) {
+        guard let rtcpFD = socket.rtcpFD else { return }
+        rtcpSockets[rtcpFD] = nil
+        _ = mio_epoll_remove(epoll, rtcpFD)
+        mio_close(rtcpFD)
+        socket.rtcpFD = nil
+    }
+
     private func close(fd: Int32) {
         guard let socket = sockets.removeValue(forKey: fd) else { return }
         _ = mio_epoll_remove(epoll, fd)
         mio_close(fd)
+        closeRTCP(socket)
         socket.live.recording.remove(socket.capture)
     }
 
@@ -374,19 +435,23 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     private func drain(_ live: Live, upTo end: Int64) {
-        guard let chunk = live.recording.drain(upTo: end) else { return }
+        guard let chunk = live.recording.drain(upTo: end, using: mixBuffer) else { return }
         live.audioFrames += chunk.leadingSilenceFrames + Int64(chunk.samples.count / live.recording.channels)
         sink.audio(recordingID: live.recording.id, chunk: chunk, channels: live.recording.channels)
     }
 
     private func finish(_ live: Live, now: UInt64, reply: (@Sendable ([StreamReport], Int64) -> Void)?, batch: UnsafeMutablePointer<mio_batch>) {
         // What already waits on the sockets arrived before the end.
-        for socket in sockets.values where socket.live === live { read(socket, batch: batch, now: now) }
+        for socket in sockets.values where socket.live === live {
+            read(socket, batch: batch, now: now)
+            if let rtcpFD = socket.rtcpFD { readRTCP(socket, fd: rtcpFD, batch: batch) }
+        }
         drain(live, upTo: max(position(now, in: live), live.recording.writtenUpTo))
         for (fd, socket) in sockets where socket.live === live {
             sockets[fd] = nil
             _ = mio_epoll_remove(epoll, fd)
             mio_close(fd)
+            closeRTCP(socket)
         }
         recordings[live.recording.id] = nil
         let reports = live.recording.streams.map { stream in
@@ -398,6 +463,8 @@ public final class MediaEngine: @unchecked Sendable {
 }
 
 extension Duration {
+    var secondsValue: Double { Double(nanosecondsValue) / 1e9 }
+
     var nanosecondsValue: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000

@@ -144,6 +144,12 @@ public final class SRTPContext {
         return mio_srtp_unprotect(context, packet, &length) == 0 ? Int(length) : nil
     }
 
+    /// SRTCP: verifies and decrypts an RTCP compound packet in place.
+    public func unprotectRTCP(_ packet: UnsafeMutableRawPointer, length: Int) -> Int? {
+        var length = Int32(length)
+        return mio_srtp_unprotect_rtcp(context, packet, &length) == 0 ? Int(length) : nil
+    }
+
     /// Encrypts `packet` (for tests and the load generator).
     public func protect(_ packet: [UInt8]) -> [UInt8]? {
         var buffer = packet + [UInt8](repeating: 0, count: 148)

@@ -33,8 +33,16 @@ public final class StreamCapture {
         public var comfortNoise = 0
         /// SRTP packets that failed authentication (or replay protection): dropped.
         public var srtpFailures = 0
-        /// RTCP packets on the RTP port (RFC 5761 multiplexing).
+        /// RTCP packets received (on the RTCP port, or multiplexed on the RTP port).
         public var rtcp = 0
+        /// Interarrival jitter (RFC 3550 A.8), in samples.
+        public var jitter: Double = 0
+        /// The packet count of the sender's latest report: against `packets`, the loss on the
+        /// way from the SRC.
+        public var senderReportedPackets: Int?
+        /// The latest report block the SRC sent (about what it received).
+        public var reportedFractionLost: Double?
+        public var reportedJitter: Int?
         public var firstArrival: Int64?
         public var lastArrival: Int64?
         public init() {}
@@ -131,6 +139,7 @@ public final class StreamCapture {
         let payload = UnsafeRawBufferPointer(rebasing: bytes[packet.payloadOffset..<(packet.payloadOffset + packet.payloadLength)])
         switch kind {
         case .pcmu, .pcma, .l16:
+            noteTransit(arrival &- Int64(packet.timestamp))
             let position = place(packet.timestamp, arrival: arrival)
             write(payload, kind: kind, at: position)
         case .telephoneEvent:
@@ -149,6 +158,20 @@ public final class StreamCapture {
     public func noteSRTPFailure() { statistics.srtpFailures += 1 }
 
     public func noteRTCP() { statistics.rtcp += 1 }
+
+    /// An RTCP compound packet (already decrypted for SRTCP).
+    public func receiveRTCP(_ bytes: UnsafeRawBufferPointer) {
+        guard let compound = try? RTCPCompound(parsing: bytes) else {
+            statistics.malformed += 1
+            return
+        }
+        statistics.rtcp += 1
+        if let sender = compound.senders.last { statistics.senderReportedPackets = Int(sender.packetCount) }
+        if let report = compound.reports.last {
+            statistics.reportedFractionLost = report.fractionLost
+            statistics.reportedJitter = Int(report.jitter)
+        }
+    }
 
     /// Moves samples `[takenUpTo, end)` into `output` (interleaved frames of `channels`, this
     /// stream in `channel`), added to what is there, and clears them from the ring.
@@ -182,7 +205,21 @@ public final class StreamCapture {
 
     // MARK: - Timeline
 
+    /// RFC 3550 A.8: the jitter estimate from the change in transit time (arrival minus
+    /// timestamp, both in samples), smoothed by 1/16.
+    private var lastTransit: Int64?
+
+    private func noteTransit(_ transit: Int64) {
+        if let lastTransit {
+            // Timestamps are 32-bit: a difference beyond a second is a jump, not jitter.
+            let difference = abs(Int64(Int32(truncatingIfNeeded: transit &- lastTransit)))
+            if difference < 8000 { statistics.jitter += (Double(difference) - statistics.jitter) / 16 }
+        }
+        lastTransit = transit
+    }
+
     private func anchor(_ timestamp: UInt32, at position: Int64) {
+        lastTransit = nil
         anchorTimestamp = timestamp
         anchorPosition = position
         windowMinimumDrift = .max

@@ -18,6 +18,8 @@ final class MediaRecorder {
     private let logger: Logger
     /// Bound sockets by port, and the recording each one was given to.
     private var sockets: [Int: Int32] = [:]
+    /// RTCP sockets (RTP port + 1) by RTP port, when they could be bound.
+    private var rtcpSockets: [Int: Int32] = [:]
     private var attached: [Int: String] = [:]
     private var payloadsByPort: [Int: PayloadMap] = [:]
     private var keysByPort: [Int: SRTPKey] = [:]
@@ -48,8 +50,12 @@ final class MediaRecorder {
     func stop() {
         engine.stop()
         spool.stop()
-        for (port, fd) in sockets where attached[port] == nil { close(fd) }
+        for (port, fd) in sockets where attached[port] == nil {
+            close(fd)
+            if let rtcp = rtcpSockets[port] { close(rtcp) }
+        }
         sockets.removeAll()
+        rtcpSockets.removeAll()
         attached.removeAll()
     }
 
@@ -66,6 +72,9 @@ final class MediaRecorder {
             switch engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port) {
             case .success(let fd):
                 sockets[port] = fd
+                if case .success(let rtcp) = engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port + 1) {
+                    rtcpSockets[port] = rtcp
+                }
                 return port
             case .failure(let error):
                 pool.release(port)
@@ -78,11 +87,14 @@ final class MediaRecorder {
     /// Gives a port back. `recordingEnds`: the engine closes the socket when it ends the
     /// recording (after reading what is still queued on it).
     func releasePort(_ port: Int, recordingEnds: Bool) {
+        let rtcp = rtcpSockets.removeValue(forKey: port)
         if let fd = sockets.removeValue(forKey: port) {
             if attached.removeValue(forKey: port) != nil {
+                // The engine owns both sockets now and closes them.
                 if !recordingEnds { engine.detach(fd: fd) }
             } else {
                 close(fd)
+                if let rtcp { close(rtcp) }
             }
         }
         payloadsByPort[port] = nil
@@ -109,7 +121,7 @@ final class MediaRecorder {
             if attached[port] == nil {
                 let stream = record.streams.first { $0.leg == leg && $0.mline == index }
                 let channel = stream.map { Self.channel(for: $0, in: record, channels: channels) } ?? (leg == "farend" ? 1 : index) % channels
-                engine.attach(fd: fd, recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
+                engine.attach(fd: fd, rtcpFD: rtcpSockets[port], recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
                               payloads: payloads, srtp: key)
                 attached[port] = recordingID
                 payloadsByPort[port] = payloads
@@ -195,6 +207,9 @@ final class MediaRecorder {
             sourceChanges: stats.sourceChanges, timestampJumps: stats.timestampJumps, clockCorrections: stats.clockCorrections,
             undecodable: stats.undecodable, unknownPayload: stats.unknownPayload, malformed: stats.malformed,
             srtpFailures: stats.srtpFailures,
+            jitterMs: (stats.jitter / 8 * 100).rounded() / 100, rtcpPackets: stats.rtcp,
+            senderReportedPackets: stats.senderReportedPackets, reportedFractionLost: stats.reportedFractionLost,
+            reportedJitterMs: stats.reportedJitter.map { Double($0) / 8 },
             firstPacketAt: date(stats.firstArrival), lastPacketAt: date(stats.lastArrival),
             notDecoded: report.notDecoded)
     }

@@ -74,6 +74,14 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
         public var malformed: Int
         /// SRTP packets that failed authentication or replay checks (dropped).
         public var srtpFailures: Int
+        /// Interarrival jitter measured here (RFC 3550 A.8).
+        public var jitterMs: Double
+        public var rtcpPackets: Int
+        /// The SRC's own count of packets sent, from its latest sender report.
+        public var senderReportedPackets: Int?
+        /// The latest RTCP report block from the SRC: loss and jitter it saw.
+        public var reportedFractionLost: Double?
+        public var reportedJitterMs: Double?
         public var firstPacketAt: Date?
         public var lastPacketAt: Date?
         /// Codecs received that this build records as silence.

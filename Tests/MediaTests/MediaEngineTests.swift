@@ -69,6 +69,25 @@ struct MediaEngineTests {
         #expect(right1 == 800)
     }
 
+    @Test("RTCP on the stream's RTCP port is read into its statistics")
+    func rtcpPort() async throws {
+        let engine = try MediaEngine(sink: CollectingSink())
+        engine.start()
+        defer { engine.stop() }
+        let fd = try engine.bind(host: "127.0.0.1", port: 0).get()
+        let rtcp = try engine.bind(host: "127.0.0.1", port: 0).get()
+        engine.begin(recordingID: "q", channels: 1, startNanos: MediaEngine.monotonicNanos())
+        engine.attach(fd: fd, rtcpFD: rtcp, recordingID: "q", streamKey: "1", channel: 0, payloads: RTP.pcmu)
+        Self.send([RTP.packet(seq: 1, ts: 0, payload: RTP.ulaw(0))], to: try #require(MediaEngine.localPort(of: fd)))
+        Self.send([RTCPTests.senderReport(packets: 42)], to: try #require(MediaEngine.localPort(of: rtcp)))
+        let reports = await withCheckedContinuation { continuation in
+            engine.end(recordingID: "q") { reports, _ in continuation.resume(returning: reports) }
+        }
+        #expect(reports.first?.statistics.senderReportedPackets == 42)
+        #expect(reports.first?.statistics.rtcp == 1)
+        #expect(reports.first?.statistics.packets == 1)
+    }
+
     @Test("a port in use is refused with its errno")
     func bindFailure() throws {
         let engine = try MediaEngine(sink: CollectingSink())

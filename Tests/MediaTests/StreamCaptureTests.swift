@@ -234,3 +234,58 @@ struct CaptureRecordingTests {
         #expect(recording.writtenUpTo == 160)
     }
 }
+
+@Suite("RTCP and jitter")
+struct RTCPTests {
+    /// An SR (one report block) followed by an SDES, as an SRC sends them.
+    static func senderReport(packets: UInt32, fractionLost: UInt8 = 64, cumulative: Int32 = -2, jitter: UInt32 = 80) -> [UInt8] {
+        func word(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8((value >> 16) & 0xFF), UInt8((value >> 8) & 0xFF), UInt8(value & 0xFF)] }
+        var sr: [UInt8] = [0x81, 200, 0, 12] + word(0x1111)
+        sr += word(0xE000_0000) + word(0) + word(16000) + word(packets) + word(packets * 160)
+        let lost = UInt32(bitPattern: cumulative) & 0x00FF_FFFF
+        sr += word(0x2222) + [fractionLost, UInt8(lost >> 16), UInt8((lost >> 8) & 0xFF), UInt8(lost & 0xFF)] + word(100) + word(jitter) + word(0) + word(0)
+        let sdes: [UInt8] = [0x81, 202, 0, 2] + word(0x1111) + [1, 2, 0x61, 0]
+        return sr + sdes
+    }
+
+    @Test("a sender report's count and a report block's loss and jitter are kept; SDES is skipped")
+    func compound() throws {
+        let bytes = Self.senderReport(packets: 500)
+        let compound = try bytes.withUnsafeBytes { try RTCPCompound(parsing: $0) }
+        #expect(compound.senders == [.init(ssrc: 0x1111, packetCount: 500, octetCount: 80000)])
+        #expect(compound.reports == [.init(ssrc: 0x2222, fractionLost: 0.25, cumulativeLost: -2, jitter: 80)])
+        let capture = StreamCapture(payloads: RTP.pcmu)
+        bytes.withUnsafeBytes { capture.receiveRTCP($0) }
+        #expect(capture.statistics.rtcp == 1)
+        #expect(capture.statistics.senderReportedPackets == 500)
+        #expect(capture.statistics.reportedFractionLost == 0.25)
+        #expect(capture.statistics.reportedJitter == 80)
+    }
+
+    @Test("truncated or foreign bytes are refused and counted as malformed", arguments: [
+        [UInt8](), [0x81, 200, 0, 12, 0, 0], [0x41, 200, 0, 0], [0x81, 201, 0xFF, 0xFF, 1, 2, 3, 4],
+    ])
+    func malformed(bytes: [UInt8]) {
+        let capture = StreamCapture(payloads: RTP.pcmu)
+        bytes.withUnsafeBytes { capture.receiveRTCP($0) }
+        #expect(capture.statistics.malformed == 1)
+        #expect(capture.statistics.rtcp == 0)
+    }
+
+    @Test("interarrival jitter: none for a steady stream, the RFC 3550 estimate for an uneven one")
+    func jitter() {
+        let steady = StreamCapture(payloads: RTP.pcmu)
+        let uneven = StreamCapture(payloads: RTP.pcmu)
+        for index in 0..<200 {
+            steady.receive(RTP.packet(seq: UInt16(index), ts: UInt32(index * 160), payload: RTP.ulaw(0)), arrival: Int64(index * 160))
+            // Alternately 0 and 80 samples (10 ms) late: |D| = 80 every packet, so J tends to 80.
+            uneven.receive(RTP.packet(seq: UInt16(index), ts: UInt32(index * 160), payload: RTP.ulaw(0)), arrival: Int64(index * 160 + (index % 2) * 80))
+            if index % 40 == 39 {
+                _ = steady.takeMono(upTo: Int64(index * 160 - 1000))
+                _ = uneven.takeMono(upTo: Int64(index * 160 - 1000))
+            }
+        }
+        #expect(steady.statistics.jitter == 0)
+        #expect(abs(uneven.statistics.jitter - 80) < 1)
+    }
+}

@@ -372,6 +372,22 @@ struct RecordJSONTests {
             session.endDialog(callID: request.callID ?? "", reason: "remoteBye", at: RecordingSessionTests.start.addingTimeInterval(61.5))
             records.append(session.record)
         }
+        // A finished recording: its file, each stream's quality, DTMF.
+        var finished = records[0]
+        finished.file = RecordingRecord.AudioFile(format: "wav-pcm16", sampleRate: 8000, channels: 2, channelRoles: ["caller", "callee"],
+                                                  location: "archive", path: "/srv/a/2024/05/14/r.wav", bytes: 96044, sha256: String(repeating: "ab", count: 32),
+                                                  audioSeconds: 6.002)
+        for index in finished.streams.indices {
+            finished.streams[index].channel = index % 2
+            finished.streams[index].quality = RecordingRecord.StreamQuality(
+                packets: 300, lost: 2, duplicates: 1, late: 0, sourceChanges: 0, timestampJumps: 1, clockCorrections: 0, undecodable: 0,
+                unknownPayload: 0, malformed: 0, srtpFailures: 3, jitterMs: 1.25, rtcpPackets: 2, senderReportedPackets: index == 0 ? 302 : nil,
+                reportedFractionLost: 0.5, reportedJitterMs: nil, firstPacketAt: RecordingSessionTests.start.addingTimeInterval(0.125),
+                lastPacketAt: nil, notDecoded: ["G729"])
+        }
+        finished.dtmf = [RecordingRecord.DTMF(stream: "#0", event: "5", at: 1.5, durationMs: 100)]
+        finished.state = .recovered
+        records.append(finished)
         // Escapes: quotes, backslashes, control characters and non-ASCII in values.
         var odd = records[0]
         odd.problems = ["quote \" backslash \\ tab \t newline \n bell \u{7} café 日本"]
