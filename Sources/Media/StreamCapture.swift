@@ -11,8 +11,13 @@
 /// A timestamp that jumps (a new SSRC, a restart, a long hold with frozen timestamps) puts the
 /// stream back where its packets arrive.
 ///
+/// Codecs with state (G.722, G.729, G.726, Opus) get a decoder per stream and payload type
+/// the first time they are seen; every codec is decoded to 8 kHz.
+///
 /// Samples wait in a ring until `take` hands them over; a packet for a place already taken
 /// (later than the playout delay) is counted as late and dropped.
+import CMediaIO
+
 public final class StreamCapture {
     public struct Statistics: Sendable, Equatable {
         public var packets = 0
@@ -140,8 +145,21 @@ public final class StreamCapture {
         switch kind {
         case .pcmu, .pcma, .l16:
             noteTransit(arrival &- Int64(packet.timestamp))
-            let position = place(packet.timestamp, arrival: arrival)
+            let position = place(packet.timestamp, arrival: arrival, rate: 1)
             write(payload, kind: kind, at: position)
+        case .g722, .g729, .g726_16, .g726_24, .g726_32, .g726_40, .aal2G726_16, .aal2G726_24, .aal2G726_32, .aal2G726_40, .opus:
+            guard let decoder = decoder(for: packet.payloadType, kind: kind) else {
+                statistics.undecodable += 1
+                return
+            }
+            let count = decoder.decode(payload)
+            guard count > 0 else {
+                statistics.malformed += 1
+                return
+            }
+            noteTransit(arrival &- Int64(packet.timestamp) / kind.timestampsPerSample)
+            let position = place(packet.timestamp, arrival: arrival, rate: kind.timestampsPerSample)
+            write(decoder.output, count: count, at: position)
         case .telephoneEvent:
             noteEvent(payload, timestamp: packet.timestamp)
         case .comfortNoise:
@@ -228,8 +246,12 @@ public final class StreamCapture {
 
     /// Where a timestamp belongs, keeping the anchor near the newest packet (so timestamp
     /// differences stay far from the 32-bit wrap) and following the sender's clock.
-    private func place(_ timestamp: UInt32, arrival: Int64) -> Int64 {
-        var position = anchorPosition + Int64(Int32(bitPattern: timestamp &- anchorTimestamp))
+    /// RTP timestamp units per sample of the latest audio (6 for Opus), for placing events.
+    private var timestampsPerSample: Int64 = 1
+
+    private func place(_ timestamp: UInt32, arrival: Int64, rate: Int64) -> Int64 {
+        timestampsPerSample = rate
+        var position = anchorPosition + Int64(Int32(bitPattern: timestamp &- anchorTimestamp)) / rate
         let drift = arrival - position
         if drift > Self.maxLate || drift < -Self.maxEarly {
             statistics.timestampJumps += 1
@@ -252,6 +274,60 @@ public final class StreamCapture {
             anchorPosition = position
         }
         return position
+    }
+
+    /// Decoded samples (a stateful codec's output) into the ring.
+    private func write(_ samples: UnsafePointer<Int16>, count: Int, at position: Int64) {
+        let end = position + Int64(count)
+        if end <= takenUpTo {
+            statistics.late += 1
+            return
+        }
+        if end - takenUpTo > Int64(capacity) {
+            statistics.overrun += 1
+            return
+        }
+        let skip = Int(max(0, takenUpTo - position))
+        var index = Int(position + Int64(skip)) & mask
+        for offset in skip..<count {
+            ring[index] = samples[offset]
+            index = (index + 1) & mask
+        }
+        if end > writtenUpTo { writtenUpTo = end }
+    }
+
+    // MARK: - Decoders
+
+    /// A codec with state: one per payload type of the stream, made when first needed.
+    final class Decoder {
+        let pointer: OpaquePointer
+        /// 120 ms at 8 kHz covers an Opus frame and a long G.729 packet.
+        static let capacity = 2400
+        let output = UnsafeMutablePointer<Int16>.allocate(capacity: Decoder.capacity)
+
+        init?(_ kind: PayloadMap.Kind) {
+            guard let spec = kind.decoder, let made = mio_decoder_create(spec.codec, spec.bitrate, spec.packing) else { return nil }
+            pointer = made
+        }
+
+        deinit {
+            mio_decoder_destroy(pointer)
+            output.deallocate()
+        }
+
+        func decode(_ payload: UnsafeRawBufferPointer) -> Int {
+            guard let base = payload.baseAddress, payload.count > 0 else { return 0 }
+            return Int(mio_decoder_decode(pointer, base.assumingMemoryBound(to: UInt8.self), Int32(min(payload.count, 4096)), output, Int32(Decoder.capacity)))
+        }
+    }
+
+    private var decoders: [UInt8: (kind: PayloadMap.Kind, decoder: Decoder)] = [:]
+
+    private func decoder(for payloadType: UInt8, kind: PayloadMap.Kind) -> Decoder? {
+        if let existing = decoders[payloadType], existing.kind == kind { return existing.decoder }
+        guard let made = Decoder(kind) else { return nil }
+        decoders[payloadType] = (kind, made)
+        return made
     }
 
     private func write(_ payload: UnsafeRawBufferPointer, kind: PayloadMap.Kind, at position: Int64) {
@@ -308,7 +384,7 @@ public final class StreamCapture {
         }
         guard dtmf.count < Self.maxDTMFEvents else { return }
         lastEventTimestamp = timestamp
-        let position = anchorPosition + Int64(Int32(bitPattern: timestamp &- anchorTimestamp))
+        let position = anchorPosition + Int64(Int32(bitPattern: timestamp &- anchorTimestamp)) / timestampsPerSample
         dtmf.append(DTMFEvent(position: position, event: payload[0], durationSamples: duration))
     }
 

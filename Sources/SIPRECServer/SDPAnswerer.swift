@@ -55,9 +55,12 @@ public struct SDPAnswerer: Sendable {
         return staticPayloads[payload]
     }
 
-    /// Codecs the media engine decodes now; the others are accepted (the SRC would otherwise
-    /// fail the call) and recorded as silence, and the record names them.
-    static let decodedEncodings: Set<String> = ["PCMU", "PCMA", "L16"]
+    /// Codecs the media engine decodes; the others are accepted (the SRC would otherwise fail
+    /// the call) and recorded as silence, and the record names them.
+    static let decodedEncodings: Set<String> = [
+        "PCMU", "PCMA", "L16", "G722", "G729", "OPUS", "G726-16", "G726-24", "G726-32", "G726-40",
+        "AAL2-G726-16", "AAL2-G726-24", "AAL2-G726-32", "AAL2-G726-40",
+    ]
 
     /// The offered format we answer with: the SRC's first that we decode, else its first that
     /// we accept.

@@ -183,12 +183,12 @@ struct StreamCaptureTests {
 
     @Test("codecs this build does not decode are counted and named")
     func notDecoded() {
-        let payloads = PayloadMap(formats: [18, 9], rtpmap: [])
-        #expect(payloads.notDecodedNames == [18: "G729", 9: "G722"])
+        let payloads = PayloadMap(formats: [3, 97], rtpmap: [(97, "AMR", 8000, 1)])
+        #expect(payloads.notDecodedNames == [3: "GSM", 97: "AMR"])
         let capture = StreamCapture(payloads: payloads)
-        capture.receive(RTP.packet(pt: 18, seq: 1, ts: 0, payload: Array(repeating: 1, count: 20)), arrival: 0)
+        capture.receive(RTP.packet(pt: 97, seq: 1, ts: 0, payload: Array(repeating: 1, count: 20)), arrival: 0)
         #expect(capture.statistics.undecodable == 1)
-        #expect(capture.notDecodedSeen == [18])
+        #expect(capture.notDecodedSeen == [97])
     }
 }
 

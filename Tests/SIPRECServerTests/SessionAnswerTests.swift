@@ -88,10 +88,11 @@ struct SessionAnswerTests {
     }
 
     @Test("the answer prefers a codec we decode over the SRC's first choice; one we cannot decode is still accepted", arguments: [
-        ("9 18 8 0", "", "8"),
-        ("18 96 0", "a=rtpmap:96 L16/16000\r\n", "0"),
+        ("9 18 8 0", "", "9"),
+        ("96 0", "a=rtpmap:96 L16/16000\r\n", "0"),
         ("96 0", "a=rtpmap:96 L16/8000\r\n", "96"),
-        ("18 9", "", "18"),
+        ("96", "a=rtpmap:96 L16/16000\r\n", "96"),
+        ("97 18", "a=rtpmap:97 AMR/8000\r\n", "18"),
     ])
     func codecPreference(formats: String, rtpmap: String, expected: String) throws {
         let sdp = try SessionDescription(parsing: "v=0\r\no=src 1 1 IN IP4 192.0.2.10\r\ns=-\r\nc=IN IP4 192.0.2.10\r\nt=0 0\r\n"

@@ -65,4 +65,22 @@ int mio_srtp_unprotect_rtcp(mio_srtp *context, void *packet, int *length);
 int mio_srtp_protect(mio_srtp *context, void *packet, int *length);
 void mio_srtp_destroy(mio_srtp *context);
 
+/// Stateful audio decoders, all producing 16-bit samples at 8 kHz. Codecs: 1 G.722 (spandsp,
+/// decoded at 8 kHz), 2 G.729 / Annex B (bcg729), 3 G.726 (spandsp; `bitrate` 16000-40000,
+/// `packing` 0 RFC 3551 (first code word in the low bits), 1 AAL2 / I.366.2 (high bits first)),
+/// 4 Opus (libopus, mono at 8 kHz).
+typedef struct mio_decoder mio_decoder;
+mio_decoder *mio_decoder_create(int codec, int bitrate, int packing);
+/// Decodes one payload; returns the samples written (at most `capacity`), or -1.
+int mio_decoder_decode(mio_decoder *decoder, const uint8_t *payload, int length, int16_t *out, int capacity);
+void mio_decoder_destroy(mio_decoder *decoder);
+
+/// The matching encoders (8 kHz input), for the load generator and tests.
+typedef struct mio_encoder mio_encoder;
+mio_encoder *mio_encoder_create(int codec, int bitrate, int packing);
+/// Encodes `count` samples (a whole packet: a multiple of 80 for G.729); returns the bytes
+/// written (at most `capacity`), or -1.
+int mio_encoder_encode(mio_encoder *encoder, const int16_t *samples, int count, uint8_t *out, int capacity);
+void mio_encoder_destroy(mio_encoder *encoder);
+
 #endif
