@@ -32,7 +32,7 @@ let package = Package(
         // RTP/RTCP parsing, per-stream reordering, codecs (pure; the media engine builds on it).
         .target(name: "Media", dependencies: ["CMediaIO"]),
         // Linux calls of the media path (epoll, recvmmsg, eventfd) and SHA-256 of files (OpenSSL).
-        .target(name: "CMediaIO", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("srtp2"), .linkedLibrary("bcg729"), .linkedLibrary("spandsp"), .linkedLibrary("opus")]),
+        .target(name: "CMediaIO", linkerSettings: [.linkedLibrary("crypto"), .linkedLibrary("srtp2"), .linkedLibrary("bcg729"), .linkedLibrary("spandsp"), .linkedLibrary("opus"), .linkedLibrary("sndfile")]),
         // Spool files, crash repair, archive moves and checksums.
         .target(
             name: "Recording",

@@ -20,7 +20,7 @@ public struct ArchiveTemplate: Sendable, Equatable {
         guard !template.hasPrefix("/"), !template.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
             throw Invalid(problem: "must be a relative path without . or .. parts")
         }
-        guard template.hasSuffix(".wav") else { throw Invalid(problem: "must end in .wav") }
+        guard template.hasSuffix(".wav") else { throw Invalid(problem: "must end in .wav (replaced by the format's extension)") }
         self.template = template
     }
 

@@ -18,6 +18,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         public var spoolDirectory: String
         public var archiveDirectory: String
         public var template: ArchiveTemplate = .default
+        /// The archived file's format; anything but WAV PCM is converted when the call ends.
+        public var format: AudioFormat = .wav
         public var sampleRate = 8000
         /// Below this much free space in the spool, `healthy` is false (new calls get 503).
         public var minimumFreeBytes: UInt64 = 256 * 1024 * 1024
@@ -39,6 +41,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         public var sha256: String?
         public var channels: Int
         public var sampleRate: Int
+        public var format: AudioFormat = .wav
         public var audioSeconds: Double = 0
         /// What went wrong on the way (a failed write, an archive that refused the file).
         public var problem: String?
@@ -261,15 +264,37 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         close(entry.fd)
         outcome.location = .spool
         outcome.path = entry.path
-        outcome.sha256 = Self.sha256(entry.path)
+        convert(&outcome)
+        outcome.sha256 = outcome.path.flatMap(Self.sha256)
         archive(outcome, info: entry.info, attempt: 0, completion: completion)
+    }
+
+    /// The finished WAV into the configured format, beside it in the spool (`.part` until it
+    /// is whole), then the WAV goes. A conversion that fails keeps the WAV and says why.
+    private func convert(_ outcome: inout Outcome) {
+        guard settings.format != .wav, let source = outcome.path else { return }
+        let base = (source as NSString).deletingPathExtension
+        let destination = base + ".converted." + settings.format.fileExtension
+        do {
+            try settings.format.convert(wav: source, to: destination + ".part")
+            guard rename(destination + ".part", destination) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            _ = unlink(source)
+            var status = stat()
+            outcome.bytes = stat(destination, &status) == 0 ? Int(status.st_size) : 0
+            outcome.path = destination
+            outcome.format = settings.format
+        } catch {
+            _ = unlink(destination + ".part")
+            outcome.problem = outcome.problem ?? "conversion to \(settings.format.rawValue) failed (kept as WAV): \(error)"
+            logger.error("recording could not be converted; kept as WAV", metadata: ["recording": "\(outcome.recordingID)", "error": "\(error)"])
+        }
     }
 
     /// Moves a finished file into the archive, or schedules a retry and reports it in the spool.
     private func archive(_ spooled: Outcome, info: WAVFile.Info, attempt: Int, completion: @escaping @Sendable (Outcome) -> Void) {
         guard let source = spooled.path else { return completion(spooled) }
         let relative = settings.template.path(recordingID: info.recordingID, callID: info.callID, startedAt: info.startedAt)
-        let destination = settings.archiveDirectory + "/" + relative
+        let destination = settings.archiveDirectory + "/" + (relative as NSString).deletingPathExtension + "." + spooled.format.fileExtension
         do {
             try Self.move(source, to: destination)
             var moved = spooled
@@ -360,6 +385,11 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     public func recoverSpool(laterMove: @escaping @Sendable (Outcome, WAVFile.Info) -> Void) -> [Recovered] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.spoolDirectory)) ?? []
         var recovered: [Recovered] = []
+        // Conversions a crash cut short: the WAV they came from is still there.
+        for name in names where name.hasSuffix(".part") { _ = unlink(settings.spoolDirectory + "/" + name) }
+        for name in names where !name.hasSuffix(".wav") && !name.hasSuffix(".part") && !name.hasPrefix(".") {
+            logger.warning("file in the spool that is not a live recording; left in place", metadata: ["file": "\(name)"])
+        }
         for name in names.sorted() where name.hasSuffix(".wav") {
             let path = settings.spoolDirectory + "/" + name
             let fd = open(path, O_RDWR | O_CLOEXEC)
@@ -384,7 +414,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
                 outcome.problem = "repair failed: \(error)"
             }
             close(fd)
-            outcome.sha256 = Self.sha256(path)
+            convert(&outcome)
+            outcome.sha256 = outcome.path.flatMap(Self.sha256)
             let box = RecoveredBox()
             archive(outcome, info: info, attempt: 0) { result in
                 if box.value == nil { box.value = result } else { laterMove(result, info) }

@@ -32,6 +32,7 @@ final class MediaRecorder {
         var spoolSettings = SpoolWriter.Settings(spoolDirectory: settings.spool(in: configuration.dataDirectory),
                                                  archiveDirectory: settings.archive(in: configuration.dataDirectory))
         spoolSettings.template = try ArchiveTemplate(settings.archiveTemplate)
+        spoolSettings.format = settings.format
         spoolSettings.minimumFreeBytes = UInt64(settings.minimumFreeMegabytes) * 1024 * 1024
         spool = try SpoolWriter(settings: spoolSettings, logger: logger)
         var engineSettings = MediaEngine.Settings()

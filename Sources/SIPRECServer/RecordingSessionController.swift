@@ -522,7 +522,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     static func audioFile(_ outcome: SpoolWriter.Outcome, source: RecordingRecord.Source) -> RecordingRecord.AudioFile? {
         guard let location = outcome.location, let path = outcome.path else { return nil }
-        return RecordingRecord.AudioFile(format: "wav-pcm16", sampleRate: outcome.sampleRate, channels: outcome.channels,
+        return RecordingRecord.AudioFile(format: outcome.format.rawValue, sampleRate: outcome.sampleRate, channels: outcome.channels,
                                          channelRoles: MediaRecorder.channelRoles(source: source, channels: outcome.channels),
                                          location: location.rawValue, path: path, bytes: outcome.bytes, sha256: outcome.sha256,
                                          audioSeconds: (outcome.audioSeconds * 1000).rounded() / 1000)

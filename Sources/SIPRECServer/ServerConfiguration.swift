@@ -58,6 +58,8 @@ public struct ServerConfiguration: Sendable {
         /// stereo: one party per channel (caller/callee by the SIPREC metadata, near/far end
         /// for Built-in-Bridge); mono: everything mixed.
         public var layout: Layout = .stereo
+        /// The archived file's format (the spool is WAV PCM; others are converted at the end).
+        public var format: AudioFormat = .wav
         /// nil: `<data-dir>/spool` and `<data-dir>/archive`.
         public var spoolDirectory: String?
         public var archiveDirectory: String?
@@ -161,6 +163,7 @@ public struct ServerConfiguration: Sendable {
         }
         struct Recording: Decodable {
             var layout: String?
+            var format: String?
             var spoolDir: String?
             var archiveDir: String?
             var archiveTemplate: String?
@@ -170,7 +173,7 @@ public struct ServerConfiguration: Sendable {
             var noMediaTimeoutS: Int?
             var mediaBindAddress: String?
             enum CodingKeys: String, CodingKey {
-                case layout, spoolDir = "spool-dir", archiveDir = "archive-dir", archiveTemplate = "archive-template"
+                case layout, format, spoolDir = "spool-dir", archiveDir = "archive-dir", archiveTemplate = "archive-template"
                 case spoolMinFreeMB = "spool-min-free-mb", playoutDelayMs = "playout-delay-ms", streamTimeoutS = "stream-timeout-s"
                 case noMediaTimeoutS = "no-media-timeout-s", mediaBindAddress = "media-bind-address"
             }
@@ -240,6 +243,12 @@ public struct ServerConfiguration: Sendable {
             if let v = r.layout {
                 guard let layout = RecordingSettings.Layout(rawValue: v) else { throw Error(key: "recording.layout", problem: "'\(v)' is not stereo or mono") }
                 recording.layout = layout
+            }
+            if let v = r.format {
+                guard let format = AudioFormat(rawValue: v) else {
+                    throw Error(key: "recording.format", problem: "'\(v)' is not one of \(AudioFormat.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                recording.format = format
             }
             if let v = r.spoolDir { recording.spoolDirectory = v }
             if let v = r.archiveDir { recording.archiveDirectory = v }

@@ -157,3 +157,30 @@ struct RecordingFileTests {
         #expect(FileManager.default.fileExists(atPath: spool + "/foreign.wav"))
     }
 }
+
+@Suite("Archive formats through libsndfile")
+struct AudioFormatTests {
+    @Test("each format is converted when the call ends and archived under its extension; the WAV leaves the spool",
+          arguments: AudioFormat.allCases.filter { $0 != .wav })
+    func convert(format: AudioFormat) async throws {
+        let root = try RecordingFileTests.temporaryFolder()
+        var settings = SpoolWriter.Settings(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive")
+        settings.format = format
+        let writer = try SpoolWriter(settings: settings, logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        writer.begin(recordingID: "f", startedAt: RecordingFileTests.info.startedAt, callID: "c", channels: 2)
+        let tone = (0..<16000).map { Int16(6000 * sin(2 * Double.pi * 440 * Double($0 / 2) / 8000)) }
+        writer.audio(recordingID: "f", chunk: .init(leadingSilenceFrames: 0, samples: tone), channels: 2)
+        let outcome = await RecordingFileTests.finish(writer, "f")
+        #expect(outcome.problem == nil, "\(outcome.problem ?? "")")
+        #expect(outcome.format == format)
+        #expect(outcome.location == .archive)
+        let path = try #require(outcome.path)
+        #expect(path == root + "/archive/2023/11/14/f.\(format.fileExtension)")
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
+        #expect(size == outcome.bytes && size > 100)
+        #expect(outcome.sha256 == (try RecordingFileTests.sha256sum(path)))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
+    }
+}

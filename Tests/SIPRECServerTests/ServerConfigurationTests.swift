@@ -36,6 +36,7 @@ struct ServerConfigurationTests {
         #expect(fromFile.interactionIndexSize == defaults.interactionIndexSize)
         #expect(fromFile.maxMetadataVersions == defaults.maxMetadataVersions)
         #expect(fromFile.recording == defaults.recording)
+        #expect(fromFile.srtpPolicy == defaults.srtpPolicy)
         // Every section of the file was read (a key the decoder does not know is ignored, so
         // check that a changed value in each new section takes effect).
         var changed = ServerConfiguration()
@@ -46,6 +47,9 @@ struct ServerConfigurationTests {
         #expect(changed.interactionIndexSize == 10)
         try changed.apply(yaml: "recording:\n  layout: mono\n  archive-template: \"{callid}/{recording}.wav\"\n  no-media-timeout-s: 0\n  spool-dir: /tmp/s\n")
         #expect(changed.recording.layout == .mono)
+        try changed.apply(yaml: "recording:\n  format: flac\nmedia:\n  srtp: require\n")
+        #expect(changed.recording.format == .flac)
+        #expect(changed.srtpPolicy == .require)
         #expect(changed.recording.archiveTemplate == "{callid}/{recording}.wav")
         #expect(changed.recording.noMediaTimeout == .zero)
         #expect(changed.recording.spool(in: "/d") == "/tmp/s")
@@ -85,6 +89,8 @@ struct ServerConfigurationTests {
         ("sip: [", "(file)"),
         ("sessions:\n  bib-sources: [cucm]\n", "sessions.bib-sources"),
         ("recording:\n  layout: surround\n", "recording.layout"),
+        ("recording:\n  format: aiff\n", "recording.format"),
+        ("media:\n  srtp: maybe\n", "media.srtp"),
         ("recording:\n  archive-template: \"{callid}.wav\"\n", "recording.archive-template"),
         ("recording:\n  playout-delay-ms: 5\n", "recording.playout-delay-ms"),
         ("sessions:\n  metadata: {max-depth: 1}\n", "sessions.metadata.max-depth"),

@@ -65,6 +65,11 @@ int mio_srtp_unprotect_rtcp(mio_srtp *context, void *packet, int *length);
 int mio_srtp_protect(mio_srtp *context, void *packet, int *length);
 void mio_srtp_destroy(mio_srtp *context);
 
+/// Converts a finished spool WAV into another format through libsndfile: 1 WAV µ-law,
+/// 2 WAV A-law, 3 FLAC, 4 Ogg/Opus, 5 MP3. Writes `destination` (then synced). Returns 0, or
+/// -1 with a message in `error` (NUL-terminated, at most `error_capacity` bytes).
+int mio_convert_audio(const char *source, const char *destination, int format, char *error, int error_capacity);
+
 /// Stateful audio decoders, all producing 16-bit samples at 8 kHz. Codecs: 1 G.722 (spandsp,
 /// decoded at 8 kHz), 2 G.729 / Annex B (bcg729), 3 G.726 (spandsp; `bitrate` 16000-40000,
 /// `packing` 0 RFC 3551 (first code word in the low bits), 1 AAL2 / I.366.2 (high bits first)),
