@@ -68,7 +68,7 @@ final class MediaRecorder {
     /// A port with its socket bound, or nil when none is free. A port something else holds is
     /// skipped (it goes to the back of the pool).
     func openPort(ipv6: Bool) -> Int? {
-        for _ in 0..<16 {
+        for _ in 0..<64 {
             guard let port = pool.allocate() else { return nil }
             switch engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port) {
             case .success(let fd):

@@ -287,6 +287,48 @@ struct MediaIntegrationTests {
         await client.close()
     }
 
+    @Test("a call that sends no media for recording.no-media-timeout-s is ended with a BYE and recorded as such")
+    func noMediaTimeout() async throws {
+        let server = try ServerProcess(yaml: Self.yaml + "recording:\n  no-media-timeout-s: 1\n")
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        var call = TestSIPRECCall(client: client)
+        try await call.start()
+        var bye: SIPRequest?
+        while let message = await client.nextMessage(timeout: .seconds(6)) {
+            if case .request(let request) = message, request.method == .bye { bye = request; break }
+        }
+        let request = try #require(bye, "no BYE within 6 s; log:\n\(server.log)")
+        #expect(request.headers[.reason]?.contains("no media") == true)
+        // Answer it as an SRC would.
+        var response = request.headers.filter { [.via, .from, .to, .callID, .cseq].contains($0.name) }.map { "\($0.rawName): \($0.value)" }
+        response.insert("SIP/2.0 200 OK", at: 0)
+        try await client.send(response.joined(separator: "\r\n") + "\r\nContent-Length: 0\r\n\r\n")
+        await client.close()
+        let records = try server.stopAndReadRecords()
+        let record = try #require(records.first)
+        #expect(SIPServerIntegrationTests.strings(record, "dialogs", "endReason") == ["no media"])
+        #expect(record["file"] == nil)
+    }
+
+    @Test("a spool short of space: new INVITEs get 503 with Retry-After (the SBC records elsewhere), OPTIONS still answers")
+    func spoolShortOfSpace() async throws {
+        // More free space asked for than any disk has.
+        let server = try ServerProcess(yaml: Self.yaml + "recording:\n  spool-min-free-mb: 1000000000\n")
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        let call = TestSIPRECCall(client: client)
+        try await client.send(call.invite())
+        var final: SIPResponse?
+        while let response = await client.nextResponse(timeout: .seconds(5)) {
+            if response.statusCode >= 200 { final = response; break }
+        }
+        #expect(final?.statusCode == 503)
+        #expect(final?.headers[.retryAfter] != nil)
+        try await client.send(SIPText.options(port: client.localPort))
+        #expect(await client.nextResponse()?.statusCode == 200)
+        await client.close()
+    }
+
     @Test("after kill -9 mid-call, the next start repairs the spool file, archives it and marks the recording recovered")
     func crashRecovery() async throws {
         let server = try ServerProcess(yaml: Self.yaml)
