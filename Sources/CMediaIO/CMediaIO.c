@@ -186,10 +186,13 @@ int mio_sha256_file(const char *path, char hex[65]) {
 
 #include <pthread.h>
 #include <srtp2/srtp.h>
+#include "srtp_cm.h"
 
+/// Either libsrtp2's session or, for receiving the AES-CM suites, our own (srtp_cm.c).
 struct mio_srtp {
     srtp_t session;
     int use_mki;
+    cm_srtp *own;
 };
 
 static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
@@ -216,6 +219,14 @@ int mio_srtp_key_length(int suite) {
 
 mio_srtp *mio_srtp_create(int suite, const unsigned char *key, int key_length,
                           const unsigned char *mki, int mki_length, int outbound, int *error) {
+    if (!outbound && suite >= 1 && suite <= 4) {
+        mio_srtp *context = calloc(1, sizeof(mio_srtp));
+        if (context == NULL) { *error = (int)srtp_err_status_alloc_fail; return NULL; }
+        context->own = cm_srtp_create(suite, key, key_length, mki, mki_length);
+        if (context->own == NULL) { free(context); *error = (int)srtp_err_status_bad_param; return NULL; }
+        *error = 0;
+        return context;
+    }
     pthread_once(&srtp_once, srtp_init_once);
     if (srtp_init_status != srtp_err_status_ok) { *error = (int)srtp_init_status; return NULL; }
     srtp_policy_t policy;
@@ -257,19 +268,32 @@ mio_srtp *mio_srtp_create(int suite, const unsigned char *key, int key_length,
 }
 
 int mio_srtp_unprotect(mio_srtp *context, void *packet, int *length) {
+    if (context->own != NULL) return cm_srtp_unprotect(context->own, packet, length) == 0 ? 0 : (int)srtp_err_status_auth_fail;
     return (int)srtp_unprotect_mki(context->session, packet, length, (unsigned int)context->use_mki);
 }
 
 int mio_srtp_unprotect_rtcp(mio_srtp *context, void *packet, int *length) {
+    if (context->own != NULL) return cm_srtp_unprotect_rtcp(context->own, packet, length) == 0 ? 0 : (int)srtp_err_status_auth_fail;
     return (int)srtp_unprotect_rtcp_mki(context->session, packet, length, (unsigned int)context->use_mki);
 }
 
 int mio_srtp_protect(mio_srtp *context, void *packet, int *length) {
+    if (context->own != NULL) return (int)srtp_err_status_bad_param;  // receive only
     return (int)srtp_protect_mki(context->session, packet, length, (unsigned int)context->use_mki, 0);
+}
+
+int mio_srtp_protect_rtcp(mio_srtp *context, void *packet, int *length) {
+    if (context->own != NULL) return (int)srtp_err_status_bad_param;
+    return (int)srtp_protect_rtcp_mki(context->session, packet, length, (unsigned int)context->use_mki, 0);
 }
 
 void mio_srtp_destroy(mio_srtp *context) {
     if (context == NULL) return;
+    if (context->own != NULL) {
+        cm_srtp_destroy(context->own);
+        free(context);
+        return;
+    }
     srtp_dealloc(context->session);
     free(context);
 }

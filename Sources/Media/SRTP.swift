@@ -150,6 +150,14 @@ public final class SRTPContext {
         return mio_srtp_unprotect_rtcp(context, packet, &length) == 0 ? Int(length) : nil
     }
 
+    /// Encrypts an RTCP compound packet (tests and the load generator).
+    public func protectRTCP(_ packet: [UInt8]) -> [UInt8]? {
+        var buffer = packet + [UInt8](repeating: 0, count: 148)
+        var length = Int32(packet.count)
+        let status = buffer.withUnsafeMutableBytes { mio_srtp_protect_rtcp(context, $0.baseAddress, &length) }
+        return status == 0 ? Array(buffer[0..<Int(length)]) : nil
+    }
+
     /// Encrypts `packet` (for tests and the load generator).
     public func protect(_ packet: [UInt8]) -> [UInt8]? {
         var buffer = packet + [UInt8](repeating: 0, count: 148)

@@ -168,6 +168,40 @@ struct MediaEngineSRTPTests {
         #expect(!samples.contains(G711.ulawTable[0x44]))
     }
 
+    @Test("decryption follows the sequence number across its 16-bit wrap (the rollover counter)", arguments: [SRTPSuite.aesCM128HMACSHA1_80, .aes256CMHMACSHA1_32, .aeadAES128GCM])
+    func rollover(suite: SRTPSuite) throws {
+        let key = Self.key(suite, seed: 11)
+        let sender = try SRTPContext(key: key, outbound: true)
+        let receiver = try SRTPContext(key: key)
+        var decrypted = 0
+        var last: [UInt8] = []
+        for index in 65_500..<65_700 {
+            let protected = try #require(sender.protect(RTP.packet(seq: UInt16(truncatingIfNeeded: index), ts: UInt32(index * 160), ssrc: 5, payload: RTP.ulaw(0x22))))
+            var packet = protected
+            let length = packet.withUnsafeMutableBytes { receiver.unprotect($0.baseAddress!, length: $0.count) }
+            if let length, Array(packet[12..<length]) == RTP.ulaw(0x22) { decrypted += 1 }
+            last = protected
+        }
+        #expect(decrypted == 200)
+        // The same packet again is a replay.
+        #expect(last.withUnsafeMutableBytes { receiver.unprotect($0.baseAddress!, length: $0.count) } == nil)
+    }
+
+    @Test("SRTCP from the SRC is decrypted with the stream's key", arguments: [SRTPSuite.aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32, .aeadAES256GCM])
+    func srtcp(suite: SRTPSuite) throws {
+        let key = Self.key(suite, seed: 12, mki: suite == .aesCM128HMACSHA1_32 ? [7, 7] : nil)
+        let sender = try SRTPContext(key: key, outbound: true)
+        let receiver = try SRTPContext(key: key)
+        let plain = RTCPTests.senderReport(packets: 99)
+        // libsrtp needs the stream's first RTP packet before RTCP.
+        _ = sender.protect(RTP.packet(seq: 1, ts: 0, ssrc: 0x1111, payload: RTP.ulaw(0)))
+        var packet = try #require(sender.protectRTCP(plain))
+        let length = try #require(packet.withUnsafeMutableBytes { receiver.unprotectRTCP($0.baseAddress!, length: $0.count) })
+        #expect(Array(packet[0..<length]) == plain)
+        packet[9] ^= 1
+        #expect(packet.withUnsafeMutableBytes { receiver.unprotectRTCP($0.baseAddress!, length: $0.count) } == nil)
+    }
+
     @Test("a re-INVITE's new key takes over from the next packet")
     func rekey() async throws {
         let first = Self.key(.aesCM128HMACSHA1_80, seed: 4)

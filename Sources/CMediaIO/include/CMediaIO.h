@@ -63,6 +63,7 @@ int mio_srtp_unprotect(mio_srtp *context, void *packet, int *length);
 int mio_srtp_unprotect_rtcp(mio_srtp *context, void *packet, int *length);
 /// Encrypts in place; `packet` needs 148 spare bytes after *length.
 int mio_srtp_protect(mio_srtp *context, void *packet, int *length);
+int mio_srtp_protect_rtcp(mio_srtp *context, void *packet, int *length);
 void mio_srtp_destroy(mio_srtp *context);
 
 /// Converts a finished spool WAV into another format through libsndfile: 1 WAV µ-law,
