@@ -3,7 +3,7 @@ SWIFT ?= swift
 ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build release run test fuzz fuzz-build bench bench-parse bench-metadata bench-sipp bench-siprec clean
+.PHONY: deps build release run test fuzz fuzz-build bench bench-parse bench-metadata bench-sipp bench-siprec bench-media clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -21,6 +21,7 @@ run: release
 # The whole test suite: unit tests, then integration tests against the built binary with sipp.
 test: deps
 	$(SWIFT) build --product siprecd
+	$(SWIFT) build --product siprec-loadgen
 	SIPRECD_BINARY="$$($(SWIFT) build --show-bin-path)/siprecd" $(SWIFT) test --no-parallel
 
 # libFuzzer on the SIP parser, multipart splitter, SDP, metadata and RTP parsers, in its own build folder.
@@ -33,7 +34,7 @@ fuzz: fuzz-build
 	SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/sip-fixtures/fuzz/lsan-suppressions.txt ./.build-fuzz/debug/SIPFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 		-artifact_prefix=fuzz-artifacts/crash- fuzz-artifacts sip-fixtures/fuzz/sip sip-fixtures/fuzz/metadata sip-fixtures/fuzz/rtp
 
-bench: bench-parse bench-metadata bench-sipp bench-siprec
+bench: bench-parse bench-metadata bench-sipp bench-siprec bench-media
 
 bench-parse: deps
 	$(SWIFT) build -c release --product siprec-bench
@@ -49,6 +50,13 @@ bench-sipp: release
 # SIPREC session setups per second and INVITE-to-200 latency (multipart INVITE with metadata).
 bench-siprec: release
 	SCENARIO=sip-fixtures/sipp/bench-siprec.xml ./bench/sipp-callrate.sh 20 500 1000 2000 3000 4000 6000
+
+# Concurrent two-stream calls with verified recordings, against a C receiver's cost for the
+# same packets: CALLS=1000 DURATION=300 (SRTP=AES_CM_128_HMAC_SHA1_80 for SRTP).
+CALLS ?= 1000
+DURATION ?= 300
+bench-media: deps
+	./bench/media-load.sh $(CALLS) $(DURATION) 50
 
 clean:
 	rm -rf .build .build-fuzz fuzz-artifacts

@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "siprecd", targets: ["siprecd"]),
+        .executable(name: "siprec-loadgen", targets: ["siprec-loadgen"]),
         .library(name: "SIPCore", targets: ["SIPCore"]),
         .library(name: "SIPStack", targets: ["SIPStack"]),
     ],
@@ -89,6 +90,12 @@ let package = Package(
         .executableTarget(
             name: "SIPFuzz",
             dependencies: ["SIPCore", "SDP", "SIPRECMetadata", "Media"]
+        ),
+        // SRC simulator and load generator: SIPREC or Built-in-Bridge calls with paced RTP,
+        // then verifies the recordings siprecd wrote (duration, tones, channel alignment).
+        .executableTarget(
+            name: "siprec-loadgen",
+            dependencies: ["Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Parser throughput and allocation benchmark (release build, `make bench-parse`).
         .executableTarget(

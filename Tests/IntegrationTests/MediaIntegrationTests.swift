@@ -329,6 +329,38 @@ struct MediaIntegrationTests {
         await client.close()
     }
 
+    /// siprec-loadgen beside the siprecd under test (`make test` builds both).
+    static var loadgen: String {
+        if let path = ProcessInfo.processInfo.environment["SIPREC_LOADGEN"] { return path }
+        return (ServerProcess.binary as NSString).deletingLastPathComponent + "/siprec-loadgen"
+    }
+
+    @Test("siprec-loadgen's calls (tones per stream, SIPREC and Built-in-Bridge, plain and SRTP) are recorded and verified: length, channels, alignment, SHA-256",
+          arguments: [["--mode", "siprec", "--streams", "2"], ["--mode", "bib", "--srtp", "AES_CM_128_HMAC_SHA1_80"], ["--mode", "siprec", "--streams", "3", "--srtp", "AEAD_AES_128_GCM"]])
+    func loadgenVerifies(arguments: [String]) throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.loadgen) else {
+            Issue.record("siprec-loadgen is not built at \(Self.loadgen): run `make test`")
+            return
+        }
+        let server = try ServerProcess(yaml: Self.yaml)
+        defer { server.stop() }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.loadgen)
+        process.arguments = ["--target", "127.0.0.1:\(server.port("udp"))", "--calls", "3", "--rate", "3", "--duration", "7",
+                             "--verify", server.dataDirectory.path, "--verify-timeout", "30", "--json", "--quiet"] + arguments
+        let output = Pipe()
+        let errors = Pipe()
+        process.standardOutput = output
+        process.standardError = errors
+        try process.run()
+        let json = output.fileHandleForReading.readDataToEndOfFile()
+        let summary = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "loadgen: \(summary)\nserver log:\n\(server.log.suffix(3000))")
+        let report = try #require(try JSONSerialization.jsonObject(with: json) as? [String: Any], "\(summary)")
+        #expect(report["recordingsVerified"] as? Int == 3, "\(report)")
+    }
+
     @Test("after kill -9 mid-call, the next start repairs the spool file, archives it and marks the recording recovered")
     func crashRecovery() async throws {
         let server = try ServerProcess(yaml: Self.yaml)
