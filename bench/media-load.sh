@@ -76,10 +76,27 @@ awk -v calls="$CALLS" -v packets="${PACKETS:-0}" -v ticks=$((CPU1 - CPU0)) -v hz
   printf "packets sent                       %d (%.1f stream-minutes)\n", packets, minutes
   printf "siprecd CPU                        %.2f s = %.5f s per stream-minute\n", cpu, (minutes > 0 ? cpu / minutes : 0)
   printf "siprecd RSS                        %.1f MiB -> %.1f MiB (peak %.1f MiB): %+.1f KiB per call\n", rss0 / 1024, rss1 / 1024, hwm / 1024, (rss1 - rss0) / calls
-  printf "siprecd disk writes                %d bytes (%.1f MiB)\n", io, io / 1048576
+  printf "siprecd disk writes                %.0f bytes (%.1f MiB, %.1f KiB per call)\n", io, io / 1048576, io / 1024 / calls
 }'
 echo "loadgen (exit $LOADGEN_STATUS): $LOADGEN_JSON"
 kill "$SIPRECD_PID"; wait "$SIPRECD_PID" 2>/dev/null || true; SIPRECD_PID=
+
+# What siprecd itself counted, from each recording's last journal line: packets received on
+# every stream against those sent, and the loss, late and SRTP failures it saw.
+find "$WORK/recordings" -name records.jsonl -exec cat {} + | awk -v sent="${PACKETS:-0}" '
+  match($0, /"recordingID":"[^"]*"/) { last[substr($0, RSTART, RLENGTH)] = $0 }
+  END {
+    for (id in last) {
+      line = last[id]; recordings++
+      for (key in wanted) {}
+      while (match(line, /"(packets|lost|late|srtpFailures)":[0-9]+/)) {
+        field = substr(line, RSTART + 1, RLENGTH - 1); split(field, kv, "\":")
+        total[kv[1]] += kv[2]; line = substr(line, RSTART + RLENGTH)
+      }
+    }
+    printf "siprecd counted                     %d recordings, %d packets received of %d sent, lost %d, late %d, SRTP failures %d\n",
+      recordings, total["packets"], sent, total["lost"], total["late"], total["srtpFailures"]
+  }'
 
 echo "== reference: $STREAMS streams for $DURATION s into rtp-sink (C, epoll + recvmmsg)${SRTP:+, SRTP $SRTP}"
 gcc -O2 -o "$WORK/rtp-sink" bench/c-receiver/rtp-sink.c

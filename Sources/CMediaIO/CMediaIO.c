@@ -156,10 +156,15 @@ int mio_sha256_file(const char *path, char hex[65]) {
         close(fd);
         return -ENOMEM;
     }
-    static __thread unsigned char buffer[1 << 20];
+    unsigned char *buffer = malloc(1 << 20);
+    if (buffer == NULL) {
+        EVP_MD_CTX_free(context);
+        close(fd);
+        return -ENOMEM;
+    }
     int result = 0;
     for (;;) {
-        ssize_t got = read(fd, buffer, sizeof(buffer));
+        ssize_t got = read(fd, buffer, 1 << 20);
         if (got < 0) {
             if (errno == EINTR) continue;
             result = -errno;
@@ -169,6 +174,7 @@ int mio_sha256_file(const char *path, char hex[65]) {
         EVP_DigestUpdate(context, buffer, (size_t)got);
     }
     close(fd);
+    free(buffer);
     if (result == 0) {
         unsigned char digest[32];
         unsigned int length = 0;

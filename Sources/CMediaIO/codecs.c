@@ -86,6 +86,7 @@ void mio_decoder_destroy(mio_decoder *decoder) {
 
 struct mio_encoder {
     int codec;
+    int bits;
     g722_encode_state_t *g722;
     g726_state_t *g726;
     bcg729EncoderChannelContextStruct *g729;
@@ -100,7 +101,10 @@ mio_encoder *mio_encoder_create(int codec, int bitrate, int packing) {
     switch (codec) {
     case 1: encoder->g722 = g722_encode_init(NULL, 64000, G722_SAMPLE_RATE_8000); break;
     case 2: encoder->g729 = initBcg729EncoderChannel(0); break;
-    case 3: encoder->g726 = g726_init(NULL, bitrate, G726_ENCODING_LINEAR, packing == 1 ? G726_PACKING_LEFT : G726_PACKING_RIGHT); break;
+    case 3:
+        encoder->bits = bitrate / 8000;
+        encoder->g726 = g726_init(NULL, bitrate, G726_ENCODING_LINEAR, packing == 1 ? G726_PACKING_LEFT : G726_PACKING_RIGHT);
+        break;
     case 4: encoder->opus = opus_encoder_create(8000, 1, OPUS_APPLICATION_VOIP, &error); break;
     default: break;
     }
@@ -127,7 +131,7 @@ int mio_encoder_encode(mio_encoder *encoder, const int16_t *samples, int count, 
         return written;
     }
     case 3:
-        if (count > capacity * 2) return -1;
+        if ((long)count * encoder->bits / 8 > capacity) return -1;
         return g726_encode(encoder->g726, out, samples, count);
     case 4: {
         int bytes = opus_encode(encoder->opus, samples, count, out, capacity);

@@ -103,16 +103,20 @@ void cm_srtp_destroy(cm_srtp *context) {
     free(context);
 }
 
-static cm_stream *stream_for(cm_srtp *context, uint32_t ssrc) {
+static cm_stream *find_stream(cm_srtp *context, uint32_t ssrc) {
     for (int i = 0; i < CM_STREAMS; i++) {
         if (context->streams[i].used && context->streams[i].ssrc == ssrc) return &context->streams[i];
     }
-    // A new source takes the next slot, the oldest first when all are used.
+    return NULL;
+}
+
+// Only a packet that authenticated may take a slot (the oldest goes when all are used), so
+// forged packets with new SSRCs cannot push a real stream's state out.
+static cm_stream *commit_stream(cm_srtp *context, const cm_stream *state) {
     cm_stream *slot = &context->streams[context->next_slot];
     context->next_slot = (context->next_slot + 1) % CM_STREAMS;
-    memset(slot, 0, sizeof(*slot));
+    *slot = *state;
     slot->used = 1;
-    slot->ssrc = ssrc;
     return slot;
 }
 
@@ -183,7 +187,11 @@ int cm_srtp_unprotect(cm_srtp *context, unsigned char *packet, int *length) {
     if (context->mki_length > 0 && memcmp(packet + authenticated, context->mki, (size_t)context->mki_length) != 0) return -1;
     uint16_t seq = (uint16_t)((packet[2] << 8) | packet[3]);
     uint32_t ssrc = ((uint32_t)packet[8] << 24) | ((uint32_t)packet[9] << 16) | ((uint32_t)packet[10] << 8) | packet[11];
-    cm_stream *stream = stream_for(context, ssrc);
+    cm_stream fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.ssrc = ssrc;
+    cm_stream *known = find_stream(context, ssrc);
+    cm_stream *stream = known != NULL ? known : &fresh;
     // RFC 3711 §3.3.1: the rollover counter this packet most likely belongs to.
     uint32_t roc = stream->roc;
     if (stream->started) {
@@ -198,6 +206,7 @@ int cm_srtp_unprotect(cm_srtp *context, unsigned char *packet, int *length) {
     unsigned char roc_bytes[4] = { (unsigned char)(roc >> 24), (unsigned char)(roc >> 16), (unsigned char)(roc >> 8), (unsigned char)roc };
     if (check_tag(context->rtp_hmac, packet, authenticated, roc_bytes, packet + total - context->tag_length, context->tag_length) != 0) return -3;
     if (keystream(context->rtp_cipher, context->rtp_salt, ssrc, index, packet + header, authenticated - header) != 0) return -4;
+    if (known == NULL) stream = commit_stream(context, &fresh);
     if (!stream->started) {
         stream->started = 1;
         stream->roc = roc;
@@ -227,10 +236,15 @@ int cm_srtp_unprotect_rtcp(cm_srtp *context, unsigned char *packet, int *length)
     int encrypted = (word[0] & 0x80) != 0;
     uint32_t index = (((uint32_t)word[0] & 0x7F) << 24) | ((uint32_t)word[1] << 16) | ((uint32_t)word[2] << 8) | word[3];
     uint32_t ssrc = ((uint32_t)packet[4] << 24) | ((uint32_t)packet[5] << 16) | ((uint32_t)packet[6] << 8) | packet[7];
-    cm_stream *stream = stream_for(context, ssrc);
+    cm_stream fresh;
+    memset(&fresh, 0, sizeof(fresh));
+    fresh.ssrc = ssrc;
+    cm_stream *known = find_stream(context, ssrc);
+    cm_stream *stream = known != NULL ? known : &fresh;
     uint64_t highest = stream->rtcp_highest;
     if (stream->rtcp_started && seen_before(highest, stream->rtcp_window, index)) return -2;
     if (encrypted && keystream(context->rtcp_cipher, context->rtcp_salt, ssrc, index, packet + 8, authenticated - 4 - 8) != 0) return -4;
+    if (known == NULL) stream = commit_stream(context, &fresh);
     if (!stream->rtcp_started) {
         stream->rtcp_started = 1;
         highest = index;

@@ -147,8 +147,9 @@ public final class MediaEngine: @unchecked Sendable {
         lock.lock()
         let running = thread != nil && !stopping
         stopping = true
+        // A running thread runs every queued command (ends included) before it stops.
         let unread = running ? [] : commands
-        commands.removeAll()
+        if !running { commands.removeAll() }
         lock.unlock()
         mio_eventfd_signal(wake)
         if running { stopped.wait() }
@@ -249,8 +250,13 @@ public final class MediaEngine: @unchecked Sendable {
 
     private func read(_ socket: Socket, batch: UnsafeMutablePointer<mio_batch>, now: UInt64) {
         let arrival = position(now, in: socket.live)
+        let packetsBefore = socket.capture.statistics.packets
         var received = Int32(MIO_BATCH)
-        while received == Int32(MIO_BATCH) {
+        var batches = 0
+        // At most 4 batches per wake-up: a flooded socket must not keep the thread from the
+        // others (epoll is level-triggered, the rest is read on the next turn).
+        while received == Int32(MIO_BATCH), batches < 4 {
+            batches += 1
             received = mio_recv_batch(socket.fd, batch)
             guard received > 0 else { break }
             withUnsafeMutableBytes(of: &batch.pointee.data) { all in
@@ -287,8 +293,11 @@ public final class MediaEngine: @unchecked Sendable {
                 }
             }
         }
-        socket.live.lastPacketNanos = now
-        socket.lastActivity = now
+        // Only packets that were accepted count as media (a wrong SRTP key is no media).
+        if socket.capture.statistics.packets != packetsBefore {
+            socket.live.lastPacketNanos = now
+            socket.lastActivity = now
+        }
     }
 
     /// RTCP from the stream's RTCP port: SRTCP is decrypted with the stream's key.

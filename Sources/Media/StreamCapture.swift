@@ -131,7 +131,11 @@ public final class StreamCapture {
         statistics.lastArrival = arrival
 
         if packet.ssrc != ssrc {
-            if ssrc != nil { statistics.sourceChanges += 1 }
+            if ssrc != nil {
+                statistics.sourceChanges += 1
+                // A new source starts its codecs afresh.
+                decoders.removeAll()
+            }
             ssrc = packet.ssrc
             startSequenceRun(packet.sequenceNumber)
             anchor(packet.timestamp, at: arrival)
@@ -377,7 +381,8 @@ public final class StreamCapture {
         }
         // Events are placed by the audio anchor, without moving it: an event's packets repeat
         // its start timestamp for as long as it lasts.
-        let duration = Int(UInt16(payload[2]) << 8 | UInt16(payload[3]))
+        // The duration is in RTP clock units (48 kHz with Opus): samples are 8 kHz.
+        let duration = Int(UInt16(payload[2]) << 8 | UInt16(payload[3])) / Int(timestampsPerSample)
         if timestamp == lastEventTimestamp, !dtmf.isEmpty {
             dtmf[dtmf.count - 1].durationSamples = max(dtmf[dtmf.count - 1].durationSamples, duration)
             return

@@ -249,7 +249,14 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             return completion(Outcome(recordingID: id, location: nil, channels: 0, sampleRate: settings.sampleRate, problem: "unknown recording"))
         }
         var outcome = Outcome(recordingID: id, location: nil, channels: entry.channels, sampleRate: settings.sampleRate, problem: entry.problem)
-        guard entry.fd >= 0, let layout = entry.layout else { return completion(outcome) }
+        guard entry.fd >= 0, let layout = entry.layout else {
+            // A file whose header never made it holds nothing: it goes.
+            if entry.fd >= 0 {
+                close(entry.fd)
+                _ = unlink(entry.path)
+            }
+            return completion(outcome)
+        }
         do {
             // A failed write may have left part of a chunk: the real length is the file's.
             var status = stat()
@@ -264,17 +271,16 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         close(entry.fd)
         outcome.location = .spool
         outcome.path = entry.path
-        convert(&outcome)
+        convert(&outcome, info: entry.info)
         outcome.sha256 = outcome.path.flatMap(Self.sha256)
         archive(outcome, info: entry.info, attempt: 0, completion: completion)
     }
 
     /// The finished WAV into the configured format, beside it in the spool (`.part` until it
     /// is whole), then the WAV goes. A conversion that fails keeps the WAV and says why.
-    private func convert(_ outcome: inout Outcome) {
+    private func convert(_ outcome: inout Outcome, info: WAVFile.Info) {
         guard settings.format != .wav, let source = outcome.path else { return }
-        let base = (source as NSString).deletingPathExtension
-        let destination = base + ".converted." + settings.format.fileExtension
+        let destination = Self.convertedName(outcome.recordingID, info: info, format: settings.format, in: settings.spoolDirectory)
         do {
             try settings.format.convert(wav: source, to: destination + ".part")
             guard rename(destination + ".part", destination) == 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
@@ -330,6 +336,14 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         let now = mio_monotonic_ns()
         guard now >= nextSpaceCheck else { return }
         nextSpaceCheck = now + 1_000_000_000
+        condition.lock()
+        let failing = writeFailing
+        condition.unlock()
+        if failing, Self.probe(settings.spoolDirectory) {
+            // A failed write made new calls go elsewhere; a write works again, so they may come.
+            condition.lock(); writeFailing = false; condition.unlock()
+            logger.notice("spool writes work again", metadata: ["folder": "\(settings.spoolDirectory)"])
+        }
         let low = Self.freeBytes(settings.spoolDirectory).map { $0 < settings.minimumFreeBytes } ?? false
         condition.lock()
         let changed = low != lowSpace
@@ -339,6 +353,17 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             if low { logger.error("spool is short of space: new calls get 503", metadata: ["folder": "\(settings.spoolDirectory)"]) }
             else { logger.notice("spool has space again", metadata: ["folder": "\(settings.spoolDirectory)"]) }
         }
+    }
+
+    /// Whether a small file can be written and removed in the spool.
+    static func probe(_ folder: String) -> Bool {
+        let path = folder + "/.probe"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { return false }
+        let ok = Glibc.write(fd, "ok", 2) == 2
+        close(fd)
+        _ = unlink(path)
+        return ok
     }
 
     static func freeBytes(_ path: String) -> UInt64? {
@@ -376,6 +401,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         public var outcome: Outcome
         /// When the file was last written: the end of what was saved.
         public var lastWrite: Date
+        /// A finished, converted file that only waited for the archive (not a cut-off call).
+        public var converted = false
     }
 
     /// At start, before any call: every file left in the spool by a crash gets its real sizes
@@ -387,8 +414,29 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         var recovered: [Recovered] = []
         // Conversions a crash cut short: the WAV they came from is still there.
         for name in names where name.hasSuffix(".part") { _ = unlink(settings.spoolDirectory + "/" + name) }
-        for name in names where !name.hasSuffix(".wav") && !name.hasSuffix(".part") && !name.hasPrefix(".") {
-            logger.warning("file in the spool that is not a live recording; left in place", metadata: ["file": "\(name)"])
+        for name in names.sorted() where !name.hasSuffix(".wav") && !name.hasSuffix(".part") && !name.hasPrefix(".") {
+            let path = settings.spoolDirectory + "/" + name
+            guard let (info, format) = Self.convertedInfo(name) else {
+                logger.warning("file in the spool that is not a live recording; left in place", metadata: ["file": "\(name)"])
+                continue
+            }
+            if names.contains(ArchiveTemplate.clean(info.recordingID) + ".wav") {
+                // Converted, but the WAV was not removed yet: the WAV is repaired and converted again.
+                _ = unlink(path)
+                continue
+            }
+            // Finished and converted, waiting for the archive when the recorder stopped.
+            var status = stat()
+            _ = stat(path, &status)
+            var outcome = Outcome(recordingID: info.recordingID, location: .spool, path: path, bytes: Int(status.st_size),
+                                  channels: 0, sampleRate: settings.sampleRate, format: format)
+            outcome.sha256 = Self.sha256(path)
+            let box = RecoveredBox()
+            archive(outcome, info: info, attempt: 0) { result in
+                if box.value == nil { box.value = result } else { laterMove(result, info) }
+            }
+            let lastWrite = Date(timeIntervalSince1970: Double(status.st_mtim.tv_sec))
+            recovered.append(Recovered(info: info, outcome: box.value ?? outcome, lastWrite: lastWrite, converted: true))
         }
         for name in names.sorted() where name.hasSuffix(".wav") {
             let path = settings.spoolDirectory + "/" + name
@@ -414,7 +462,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
                 outcome.problem = "repair failed: \(error)"
             }
             close(fd)
-            convert(&outcome)
+            convert(&outcome, info: info)
             outcome.sha256 = outcome.path.flatMap(Self.sha256)
             let box = RecoveredBox()
             archive(outcome, info: info, attempt: 0) { result in
@@ -426,6 +474,25 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     }
 
     private final class RecoveredBox: @unchecked Sendable { var value: Outcome? }
+
+    /// A converted file's spool name carries what the archive name needs (the WAV's `sprc`
+    /// chunk is gone by then): `<id>~<start ms>~<call id>.converted.<ext>`.
+    public static func convertedName(_ recordingID: String, info: WAVFile.Info, format: AudioFormat, in folder: String) -> String {
+        let milliseconds = Int64((info.startedAt.timeIntervalSince1970 * 1000).rounded())
+        return folder + "/" + ArchiveTemplate.clean(recordingID) + "~\(milliseconds)~" + ArchiveTemplate.clean(info.callID)
+            + ".converted." + format.fileExtension
+    }
+
+    /// The recording, start and Call-ID back from a converted file's name; nil if it is not one.
+    static func convertedInfo(_ name: String) -> (info: WAVFile.Info, format: AudioFormat)? {
+        guard let marker = name.range(of: ".converted.") else { return nil }
+        let parts = name[..<marker.lowerBound].split(separator: "~", maxSplits: 2, omittingEmptySubsequences: false)
+        let ext = String(name[marker.upperBound...])
+        guard parts.count == 3, let milliseconds = Int64(parts[1]),
+              let format = AudioFormat.allCases.first(where: { $0 != .wav && $0.fileExtension == ext }) else { return nil }
+        return (WAVFile.Info(recordingID: String(parts[0]), startedAt: Date(timeIntervalSince1970: Double(milliseconds) / 1000),
+                             callID: String(parts[2])), format)
+    }
 }
 
 extension Duration {

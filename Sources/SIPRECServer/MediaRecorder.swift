@@ -47,10 +47,16 @@ final class MediaRecorder {
         engine.start()
     }
 
-    /// Drains every recording to the spool, then finishes the spool's work.
-    func stop() {
+    /// Drains every recording to the spool, then finishes the spool's work. Thread-safe (the
+    /// engine and the writer synchronise their own queues).
+    func stopThreads() {
         engine.stop()
         spool.stop()
+    }
+
+    /// Closes the sockets never handed to the engine. On the SIP event loop, like every other
+    /// use of the port tables.
+    func closeUnattachedSockets() {
         for (port, fd) in sockets where attached[port] == nil {
             close(fd)
             if let rtcp = rtcpSockets[port] { close(rtcp) }

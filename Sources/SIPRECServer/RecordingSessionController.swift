@@ -78,10 +78,15 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         media.start()
     }
 
-    /// Every recording's audio to the spool and every file finished; records are then written
-    /// by `flushRecords`.
+    /// Every recording's audio to the spool and every file finished (the media and spool
+    /// threads end); records are then written by `flushRecords`. Any thread.
     func stopMedia() {
-        media.stop()
+        media.stopThreads()
+    }
+
+    /// Closes the sockets no recording took. On the SIP event loop, after `stopMedia`.
+    func closeMediaSockets() {
+        media.closeUnattachedSockets()
     }
 
     public var snapshot: Snapshot {
@@ -559,7 +564,13 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let recovered = media.spool.recoverSpool { [writer] outcome, info in
             // A file whose move to the archive was retried: its record follows it.
             guard var record = writer.lastRecord(recordingID: outcome.recordingID, startedAt: info.startedAt) else { return }
-            record.file = Self.audioFile(outcome, source: record.source)
+            if var file = record.file {
+                file.location = outcome.location?.rawValue ?? file.location
+                file.path = outcome.path ?? file.path
+                record.file = file
+            } else {
+                record.file = Self.audioFile(outcome, source: record.source)
+            }
             writer.write(RecordingSession(record: record))
         }
         for item in recovered {
@@ -571,8 +582,15 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
                 logger.warning("recovered recording has no record in the journal; only its file is kept", metadata: ["recording": "\(info.recordingID)"])
                 continue
             }
-            session.markRecovered(lastWrite: item.lastWrite)
-            session.applyFile(Self.audioFile(item.outcome, source: session.state.source), problem: item.outcome.problem)
+            if item.converted, var file = session.state.file {
+                // A finished recording whose file waited in the spool for the archive.
+                file.location = item.outcome.location?.rawValue ?? file.location
+                file.path = item.outcome.path ?? file.path
+                session.applyFile(file, problem: item.outcome.problem)
+            } else {
+                session.markRecovered(lastWrite: item.lastWrite)
+                session.applyFile(Self.audioFile(item.outcome, source: session.state.source), problem: item.outcome.problem)
+            }
             writer.write(session)
             logger.notice("recording recovered from the spool", metadata: [
                 "recording": "\(info.recordingID)", "seconds": "\(Int(item.outcome.audioSeconds.rounded()))", "location": "\(item.outcome.location?.rawValue ?? "none")",

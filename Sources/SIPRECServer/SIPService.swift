@@ -43,6 +43,7 @@ public final class SIPService: Service, @unchecked Sendable {
         } catch {
             // Nothing was recorded; stop the media and record threads so the process can exit.
             controller.stopMedia()
+            try? await core.eventLoop.submit { [controller] in controller.closeMediaSockets() }.get()
             await controller.flushRecords()
             throw error
         }
@@ -65,7 +66,7 @@ public final class SIPService: Service, @unchecked Sendable {
         // The ended recordings' audio is drained and their files finished; the records that
         // say so are queued on the event loop, then written.
         controller.stopMedia()
-        try? await core.eventLoop.submit {}.get()
+        try? await core.eventLoop.submit { [controller] in controller.closeMediaSockets() }.get()
         await controller.flushRecords()
     }
 }

@@ -99,6 +99,13 @@ struct MediaEngineTests {
     }
 }
 
+final class ReplyFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    func set() { lock.lock(); value = true; lock.unlock() }
+    var isSet: Bool { lock.lock(); defer { lock.unlock() }; return value }
+}
+
 @Suite("Media engine: SRTP")
 struct MediaEngineSRTPTests {
     static func key(_ suite: SRTPSuite, seed: UInt8, mki: [UInt8]? = nil) -> SRTPKey {
@@ -185,6 +192,37 @@ struct MediaEngineSRTPTests {
         #expect(decrypted == 200)
         // The same packet again is a replay.
         #expect(last.withUnsafeMutableBytes { receiver.unprotect($0.baseAddress!, length: $0.count) } == nil)
+    }
+
+    @Test("forged packets with new SSRCs do not push the real stream's state (its rollover counter) out")
+    func forgedSources() throws {
+        let key = Self.key(.aesCM128HMACSHA1_80, seed: 13)
+        let sender = try SRTPContext(key: key, outbound: true)
+        let receiver = try SRTPContext(key: key)
+        func deliver(_ index: Int) throws -> Bool {
+            var packet = try #require(sender.protect(RTP.packet(seq: UInt16(truncatingIfNeeded: index), ts: UInt32(truncatingIfNeeded: index * 160), ssrc: 9, payload: RTP.ulaw(0x22))))
+            return packet.withUnsafeMutableBytes { receiver.unprotect($0.baseAddress!, length: $0.count) } != nil
+        }
+        var delivered = 0
+        for index in 65_500..<65_600 where try deliver(index) { delivered += 1 }
+        // Sixteen junk packets from sources nobody keyed.
+        for ssrc in 100..<116 {
+            var junk = RTP.packet(seq: 7, ts: 7, ssrc: UInt32(ssrc), payload: Array(repeating: 0xAB, count: 40))
+            #expect(junk.withUnsafeMutableBytes { receiver.unprotect($0.baseAddress!, length: $0.count) } == nil)
+        }
+        for index in 65_600..<65_700 where try deliver(index) { delivered += 1 }
+        #expect(delivered == 200)
+    }
+
+    @Test("stopping the engine right after ending a recording still runs the end and replies")
+    func stopAfterEnd() throws {
+        let engine = try MediaEngine(sink: CollectingSink())
+        engine.start()
+        engine.begin(recordingID: "e", channels: 1, startNanos: MediaEngine.monotonicNanos())
+        let replied = ReplyFlag()
+        engine.end(recordingID: "e") { _, _ in replied.set() }
+        engine.stop()
+        #expect(replied.isSet)
     }
 
     @Test("SRTCP from the SRC is decrypted with the stream's key", arguments: [SRTPSuite.aesCM128HMACSHA1_80, .aesCM128HMACSHA1_32, .aeadAES256GCM])

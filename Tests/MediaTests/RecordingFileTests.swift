@@ -132,6 +132,29 @@ struct RecordingFileTests {
         #expect(FileManager.default.fileExists(atPath: root + "/archive/2023/11/14/rec-2.wav"))
     }
 
+    @Test("a converted file that waited in the spool for the archive is archived at the next start")
+    func convertedLeftInSpool() throws {
+        let root = try Self.temporaryFolder()
+        let spool = root + "/spool"
+        try FileManager.default.createDirectory(atPath: spool, withIntermediateDirectories: true)
+        let name = SpoolWriter.convertedName("rec-9", info: Self.info, format: .flac, in: spool)
+        _ = FileManager.default.createFile(atPath: name, contents: Data("fLaC....".utf8))
+        // A converted file whose WAV is still there was cut short: the WAV is done again.
+        let stale = SpoolWriter.convertedName("rec-8", info: Self.info, format: .mp3, in: spool)
+        _ = FileManager.default.createFile(atPath: stale, contents: Data("ID3".utf8))
+        _ = FileManager.default.createFile(atPath: spool + "/rec-8.wav", contents: Data(WAVFile.header(channels: 1, sampleRate: 8000, info: Self.info) + [0, 0]))
+        var settings = SpoolWriter.Settings(spoolDirectory: spool, archiveDirectory: root + "/archive")
+        settings.format = .flac
+        let writer = try SpoolWriter(settings: settings, logger: Logger(label: "test"))
+        let recovered = writer.recoverSpool(laterMove: { _, _ in })
+        let converted = try #require(recovered.first { $0.converted })
+        #expect(converted.info?.recordingID == "rec-9")
+        #expect(converted.info?.startedAt == Self.info.startedAt)
+        #expect(converted.outcome.path == root + "/archive/2023/11/14/rec-9.flac")
+        #expect(!FileManager.default.fileExists(atPath: stale))
+        #expect(recovered.contains { $0.info?.recordingID == "rec-1" && !$0.converted })
+    }
+
     @Test("a spool file cut off by a crash is repaired to its last whole frame and archived")
     func crashRepair() throws {
         let root = try Self.temporaryFolder()

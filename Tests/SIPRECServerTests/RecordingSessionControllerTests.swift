@@ -52,6 +52,7 @@ struct RecordingSessionControllerTests {
 
         func stop() {
             controller.stopMedia()
+            controller.closeMediaSockets()
             try? FileManager.default.removeItem(at: data)
         }
 
