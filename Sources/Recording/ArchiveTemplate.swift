@@ -1,11 +1,13 @@
 import Foundation
 
 /// Where a finished recording goes under the archive folder: a template with `{yyyy}`,
-/// `{MM}`, `{dd}`, `{HH}`, `{mm}`, `{ss}` (UTC start), `{recording}` and `{callid}`. Values
-/// are cleaned to letters, digits, `.`, `_` and `-`, so no value can climb out of the archive.
+/// `{MM}`, `{dd}`, `{HH}`, `{mm}`, `{ss}` (UTC start), `{recording}`, `{callid}`, `{caller}` and
+/// `{callee}` (the user part of the first two participants' addresses, `unknown` when there is
+/// none). Values are cleaned to letters, digits, `.`, `_`, `+` and `-`, so no value can climb
+/// out of the archive.
 public struct ArchiveTemplate: Sendable, Equatable {
     public let template: String
-    public static let tokens = ["{yyyy}", "{MM}", "{dd}", "{HH}", "{mm}", "{ss}", "{recording}", "{callid}"]
+    public static let tokens = ["{yyyy}", "{MM}", "{dd}", "{HH}", "{mm}", "{ss}", "{recording}", "{callid}", "{caller}", "{callee}"]
     public static let `default` = ArchiveTemplate(unchecked: "{yyyy}/{MM}/{dd}/{recording}.wav")
 
     public struct Invalid: Error, CustomStringConvertible, Equatable {
@@ -24,7 +26,7 @@ public struct ArchiveTemplate: Sendable, Equatable {
         self.template = template
     }
 
-    public func path(recordingID: String, callID: String, startedAt: Date) -> String {
+    public func path(recordingID: String, callID: String, startedAt: Date, parties: [String] = []) -> String {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "UTC")!
         let parts = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: startedAt)
@@ -33,6 +35,7 @@ public struct ArchiveTemplate: Sendable, Equatable {
             "{yyyy}": String(parts.year ?? 1970), "{MM}": two(parts.month), "{dd}": two(parts.day),
             "{HH}": two(parts.hour), "{mm}": two(parts.minute), "{ss}": two(parts.second),
             "{recording}": Self.clean(recordingID), "{callid}": Self.clean(callID),
+            "{caller}": parties.first.map(Self.clean) ?? "unknown", "{callee}": parties.dropFirst().first.map(Self.clean) ?? "unknown",
         ]
         var result = template
         for (token, value) in values { result = result.replacingOccurrences(of: token, with: value) }
@@ -40,7 +43,7 @@ public struct ArchiveTemplate: Sendable, Equatable {
     }
 
     static func clean(_ value: String) -> String {
-        let cleaned = String(value.prefix(128).map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-") ? $0 : "_" })
+        let cleaned = String(value.prefix(128).map { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "_" || $0 == "-" || $0 == "+") ? $0 : "_" })
         return cleaned.isEmpty || cleaned.allSatisfy({ $0 == "." }) ? "_" : cleaned
     }
 }

@@ -50,11 +50,11 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     private enum Operation {
         case begin(id: String, info: WAVFile.Info, channels: Int)
         case audio(id: String, chunk: CaptureRecording.Chunk)
-        case finish(id: String, completion: @Sendable (Outcome) -> Void)
+        case finish(id: String, parties: [String], completion: @Sendable (Outcome) -> Void)
     }
 
     private final class Entry {
-        let info: WAVFile.Info
+        var info: WAVFile.Info
         let channels: Int
         var fd: Int32 = -1
         var path: String
@@ -131,8 +131,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         if running { stopped.wait() }
     }
 
-    public func begin(recordingID: String, startedAt: Date, callID: String, channels: Int) {
-        enqueue(.begin(id: recordingID, info: WAVFile.Info(recordingID: recordingID, startedAt: startedAt, callID: callID), channels: channels))
+    public func begin(recordingID: String, startedAt: Date, callID: String, channels: Int, parties: [String] = []) {
+        enqueue(.begin(id: recordingID, info: WAVFile.Info(recordingID: recordingID, startedAt: startedAt, callID: callID,
+                                                           parties: parties.isEmpty ? nil : parties), channels: channels))
     }
 
     public func audio(recordingID: String, chunk: CaptureRecording.Chunk, channels: Int) {
@@ -141,8 +142,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
 
     /// Completes the file; `completion` runs on the writer's thread, once with the file in
     /// the archive (or with no file), or first in the spool and again when a retry moves it.
-    public func finish(recordingID: String, completion: @escaping @Sendable (Outcome) -> Void) {
-        enqueue(.finish(id: recordingID, completion: completion))
+    /// `parties`: who was on the call by the end (caller first), for the archive name.
+    public func finish(recordingID: String, parties: [String] = [], completion: @escaping @Sendable (Outcome) -> Void) {
+        enqueue(.finish(id: recordingID, parties: parties, completion: completion))
     }
 
     private func enqueue(_ operation: Operation) {
@@ -185,7 +187,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         case let .audio(id, chunk):
             guard let entry = entries[id], entry.problem == nil else { return }
             write(chunk, to: entry)
-        case let .finish(id, completion):
+        case let .finish(id, parties, completion):
+            if !parties.isEmpty { entries[id]?.info.parties = parties }
             complete(id, completion: completion)
         }
     }
@@ -299,7 +302,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     /// Moves a finished file into the archive, or schedules a retry and reports it in the spool.
     private func archive(_ spooled: Outcome, info: WAVFile.Info, attempt: Int, completion: @escaping @Sendable (Outcome) -> Void) {
         guard let source = spooled.path else { return completion(spooled) }
-        let relative = settings.template.path(recordingID: info.recordingID, callID: info.callID, startedAt: info.startedAt)
+        let relative = settings.template.path(recordingID: info.recordingID, callID: info.callID, startedAt: info.startedAt, parties: info.parties ?? [])
         let destination = settings.archiveDirectory + "/" + (relative as NSString).deletingPathExtension + "." + spooled.format.fileExtension
         do {
             try Self.move(source, to: destination)

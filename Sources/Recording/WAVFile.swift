@@ -10,10 +10,13 @@ public enum WAVFile {
         public var recordingID: String
         public var startedAt: Date
         public var callID: String
-        public init(recordingID: String, startedAt: Date, callID: String) {
+        /// Who was on the call (caller first), for archive names: the user part of each AOR.
+        public var parties: [String]?
+        public init(recordingID: String, startedAt: Date, callID: String, parties: [String]? = nil) {
             self.recordingID = recordingID
             self.startedAt = startedAt
             self.callID = callID
+            self.parties = parties
         }
     }
 

@@ -151,16 +151,28 @@ final class MediaRecorder {
 
     /// Ends the recording's media: the last audio goes to the spool, the file is finished and
     /// archived; `completion` runs on `eventLoop`, again if the file moves from the spool later.
-    func end(recordingID: String, eventLoop: EventLoop, completion: @escaping @Sendable (Finished) -> Void) {
+    func end(recordingID: String, parties: [String], eventLoop: EventLoop, completion: @escaping @Sendable (Finished) -> Void) {
         let spool = self.spool
         engine.end(recordingID: recordingID) { reports, _ in
-            spool.finish(recordingID: recordingID) { outcome in
+            spool.finish(recordingID: recordingID, parties: parties) { outcome in
                 eventLoop.execute { completion(Finished(reports: reports, outcome: outcome)) }
             }
         }
     }
 
     // MARK: - Pure helpers
+
+    /// The user part of each participant's address (`sip:+12025550101@example.com` →
+    /// `+12025550101`), caller first, for archive names.
+    static func parties(_ record: RecordingRecord) -> [String] {
+        record.participants.compactMap { participant in
+            guard var aor = participant.aor, !aor.isEmpty else { return nil }
+            if let colon = aor.firstIndex(of: ":"), ["sip", "sips", "tel"].contains(aor[..<colon].lowercased()) {
+                aor = String(aor[aor.index(after: colon)...])
+            }
+            return String(aor.split(separator: "@").first ?? Substring(aor))
+        }
+    }
 
     static func streamKey(leg: String?, mline: Int) -> String { "\(leg ?? "")#\(mline)" }
 

@@ -462,7 +462,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             recordings[call.recordingID] = nil
             finishing[call.recordingID] = session
             let recordingID = call.recordingID
-            media.end(recordingID: recordingID, eventLoop: loop) { [weak self] finished in
+            media.end(recordingID: recordingID, parties: MediaRecorder.parties(session.record), eventLoop: loop) { [weak self] finished in
                 self?.fileFinished(recordingID, finished)
             }
             if let key = session.state.builtInBridge?.pairingKey, openBridges[key] == call.recordingID {

@@ -30,6 +30,9 @@ struct RecordingFileTests {
         let template = try ArchiveTemplate("{yyyy}-{MM}-{dd}/{HH}{mm}{ss}-{callid}-{recording}.wav")
         #expect(template.path(recordingID: "r/../1", callID: "a b@example.com", startedAt: Self.info.startedAt)
                 == "2023-11-14/221320-a_b_example.com-r_.._1.wav")
+        let byParty = try ArchiveTemplate("{caller}/{callee}-{recording}.wav")
+        #expect(byParty.path(recordingID: "r1", callID: "c", startedAt: Self.info.startedAt, parties: ["+12025550101", "alice/../x"]) == "+12025550101/alice_.._x-r1.wav")
+        #expect(byParty.path(recordingID: "r1", callID: "c", startedAt: Self.info.startedAt) == "unknown/unknown-r1.wav")
         #expect(throws: ArchiveTemplate.Invalid.self) { try ArchiveTemplate("../{recording}.wav") }
         #expect(throws: ArchiveTemplate.Invalid.self) { try ArchiveTemplate("{callid}.wav") }
     }

@@ -160,3 +160,37 @@ struct SessionAnswerTests {
         #expect(!RecordingSessionController.isSIPREC(request(contentType: "application/sdp", body: offer, extra: ["Contact: <sip:a@192.0.2.10>"])))
     }
 }
+
+@Suite("Media recorder helpers")
+struct MediaRecorderHelperTests {
+    @Test("archive-name parties are the user parts of the participants' addresses, caller first")
+    func parties() throws {
+        let request = try VendorFixtureTests.request("cube", "invite.sip")
+        let (session, _) = try RecordingSessionTests.begin("cube", "invite.sip", source: .siprec, leg: RecordingSessionTests.leg(request))
+        let parties = MediaRecorder.parties(session.record)
+        #expect(!parties.isEmpty)
+        #expect(parties.allSatisfy { !$0.contains("@") && !$0.hasPrefix("sip:") })
+    }
+
+    @Test("stereo channels: BIB near end left, SIPREC by the sending participant, others by m-line")
+    func channels() {
+        func stream(_ id: String, leg: String? = nil, mline: Int) -> RecordingRecord.Stream {
+            RecordingRecord.Stream(id: id, leg: leg, mline: mline, label: id, media: "audio", codec: "PCMU", srtp: false, srtpSuite: nil,
+                                   localPort: 30000, remote: nil, state: "active", channel: nil, quality: nil)
+        }
+        var record = RecordingRecord(recordingID: "r", interactionID: "r", segment: 1, previousRecordingID: nil, source: .siprec, state: .active,
+                                     startedAt: Date(), endedAt: nil, durationSeconds: nil, dialogs: [], sessionIDs: [], groupID: nil,
+                                     vendorIDs: .init(), builtInBridge: nil, participants: [], streams: [], metadataVersions: [],
+                                     metadataVersionsDropped: 0, changes: [], file: nil, dtmf: [], problems: [])
+        func party(_ sends: [String]) -> RecordingRecord.Participant {
+            RecordingRecord.Participant(id: nil, aor: nil, name: nil, role: nil, device: nil, sends: sends, receives: [], associated: true,
+                                        associateTime: nil, disassociateTime: nil)
+        }
+        record.participants = [party(["7"]), party(["3"])]
+        #expect(MediaRecorder.channel(for: stream("3", mline: 0), in: record, channels: 2) == 1)
+        #expect(MediaRecorder.channel(for: stream("7", mline: 1), in: record, channels: 2) == 0)
+        #expect(MediaRecorder.channel(for: stream("9", mline: 1), in: record, channels: 2) == 1)
+        #expect(MediaRecorder.channel(for: stream("farend", leg: "farend", mline: 0), in: record, channels: 2) == 1)
+        #expect(MediaRecorder.channel(for: stream("3", mline: 0), in: record, channels: 1) == 0)
+    }
+}
