@@ -57,6 +57,7 @@ public final class MediaEngine: @unchecked Sendable {
         case update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey?)
         case detach(fd: Int32)
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
+        case restartTimeout(id: String)
     }
 
     private final class Live {
@@ -191,6 +192,10 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// Stops reading a socket and closes it.
     public func detach(fd: Int32) { send(.detach(fd: fd)) }
+
+    /// Starts the no-media clock again (the recording is paused on purpose); a later silence
+    /// of the full timeout is reported again.
+    public func restartMediaTimeout(recordingID: String) { send(.restartTimeout(id: recordingID)) }
 
     /// Drains the recording's last audio to the sink, then replies (on the media thread) with
     /// every stream's final statistics and the frames of audio written.
@@ -358,6 +363,11 @@ public final class MediaEngine: @unchecked Sendable {
                 rekey(socket, srtp)
             case let .detach(fd):
                 close(fd: fd)
+            case let .restartTimeout(id):
+                if let live = recordings[id] {
+                    live.lastPacketNanos = now
+                    live.noMediaReported = false
+                }
             case let .end(id, reply):
                 if let live = recordings[id] { finish(live, now: now, reply: reply, batch: batch) } else { reply([], 0) }
             }

@@ -262,7 +262,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             // Delayed offer (CUCM, or SIPREC with metadata only): we offer, the ACK answers.
             guard let port = media.openPort(ipv6: ipv6) else { return refuse(incoming, core: core, status: 503, why: "no free media ports") }
             call.ports = [port]
-            answerSDP = call.answerer.offer(port: port)
+            answerSDP = call.answerer.offer(port: port, srtp: configuration.srtpPolicy)
         }
 
         let now = Date()
@@ -444,7 +444,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if let current = call.lastRemoteSDP {
             offer = call.answerer.answer(to: current, ports: call.ports, version: call.sdpVersion)
         } else {
-            offer = call.answerer.offer(port: call.ports.compactMap { $0 }.first ?? 0, version: call.sdpVersion)
+            offer = call.answerer.offer(port: call.ports.compactMap { $0 }.first ?? 0, version: call.sdpVersion, srtp: configuration.srtpPolicy)
         }
         core.respond(to: incoming.key, status: 200, headers: sdpHeaders, body: ByteBuffer(string: offer.text))
     }
@@ -547,6 +547,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             saveRecord(recordingID)
             logger.warning("SRTP key refused", metadata: ["recording": "\(recordingID)", "status": "\(status)"])
         case let .noMedia(recordingID):
+            // A paused recording (every stream on hold, as a PCI pause does) sends nothing on
+            // purpose: the clock starts again rather than ending the call.
+            if let streams = recordings[recordingID]?.state.streams, !streams.isEmpty, streams.allSatisfy({ $0.state == "paused" }) {
+                media.engine.restartMediaTimeout(recordingID: recordingID)
+                return
+            }
             // Nothing to record: end the session so the SRC frees its resources (and notices).
             guard let core else { return }
             for (id, call) in established where call.recordingID == recordingID {

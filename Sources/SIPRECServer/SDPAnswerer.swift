@@ -107,13 +107,19 @@ public struct SDPAnswerer: Sendable {
     }
 
     /// Our offer when the INVITE had no SDP (delayed offer, as CUCM sends).
-    public func offer(port: Int, version: UInt64 = 1) -> SessionDescription {
-        let lines: [SessionDescription.Line] = [
+    /// With `media.srtp: require` the offer is RTP/SAVP with our SDES key; the SRC's key comes
+    /// in its answer (the ACK).
+    public func offer(port: Int, version: UInt64 = 1, srtp policy: SRTPPolicy = .accept) -> SessionDescription {
+        var lines: [SessionDescription.Line] = [
             .init("a", "rtpmap:0 PCMU/8000"), .init("a", "rtpmap:8 PCMA/8000"), .init("a", "rtpmap:9 G722/8000"),
             .init("a", "rtpmap:18 G729/8000"), .init("a", "fmtp:18 annexb=no"),
             .init("a", "rtpmap:101 telephone-event/8000"), .init("a", "fmtp:101 0-15"), .init("a", "recvonly"),
         ]
-        let media = SessionDescription.Media(type: "audio", port: port, proto: "RTP/AVP", formats: ["0", "8", "9", "18", "101"], lines: lines)
+        if policy == .require {
+            lines.append(.init("a", "crypto:\(SRTPKey.random(tag: 1, suite: .aesCM128HMACSHA1_80).attribute)"))
+        }
+        let media = SessionDescription.Media(type: "audio", port: port, proto: policy == .require ? "RTP/SAVP" : "RTP/AVP",
+                                             formats: ["0", "8", "9", "18", "101"], lines: lines)
         return SessionDescription(sessionLines: sessionLines(version: version), media: [media])
     }
 

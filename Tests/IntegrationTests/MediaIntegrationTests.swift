@@ -20,11 +20,16 @@ struct TestSIPRECCall {
 
     /// SDES keys by label: the streams are offered as RTP/SAVP with them.
     let keys: [String: SRTPKey]
+    /// Our address as the SDP and Via give it (`::1` for an IPv6 call).
+    let host: String
 
-    init(client: SIPTestClient, keys: [String: SRTPKey] = [:]) {
+    init(client: SIPTestClient, keys: [String: SRTPKey] = [:], host: String = "127.0.0.1") {
         self.client = client
         self.keys = keys
+        self.host = host
     }
+
+    var hostInURI: String { host.contains(":") ? "[\(host)]" : host }
 
     func mediaLines(label: String, port: Int) -> [String] {
         let proto = keys[label] == nil ? "RTP/AVP" : "RTP/SAVP"
@@ -33,7 +38,8 @@ struct TestSIPRECCall {
     }
 
     func invite() -> String {
-        let sdp = (["v=0", "o=src 1 1 IN IP4 127.0.0.1", "s=-", "c=IN IP4 127.0.0.1", "t=0 0"]
+        let family = host.contains(":") ? "IP6" : "IP4"
+        let sdp = (["v=0", "o=src 1 1 IN \(family) \(host)", "s=-", "c=IN \(family) \(host)", "t=0 0"]
             + mediaLines(label: "2", port: 49172) + mediaLines(label: "1", port: 49170) + [""]).joined(separator: "\r\n")
         let metadata = """
         <?xml version="1.0" encoding="UTF-8"?>
@@ -53,18 +59,18 @@ struct TestSIPRECCall {
         let body = "--b1\r\nContent-Type: application/sdp\r\n\r\n\(sdp)\r\n--b1\r\nContent-Type: application/rs-metadata+xml\r\n"
             + "Content-Disposition: recording-session\r\n\r\n\(metadata)\r\n--b1--\r\n"
         return [
-            "INVITE sip:srs@127.0.0.1 SIP/2.0",
-            "Via: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
+            "INVITE sip:srs@\(hostInURI) SIP/2.0",
+            "Via: SIP/2.0/UDP \(hostInURI):\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
             "Max-Forwards: 70", "From: <sip:src@example.com>;tag=\(fromTag)", "To: <sip:srs@example.com>",
-            "Call-ID: \(callID)", "CSeq: 1 INVITE", "Contact: <sip:src@127.0.0.1:\(client.localPort)>;+sip.src", "Require: siprec",
+            "Call-ID: \(callID)", "CSeq: 1 INVITE", "Contact: <sip:src@\(hostInURI):\(client.localPort)>;+sip.src", "Require: siprec",
             "Content-Type: multipart/mixed;boundary=b1", "Content-Length: \(body.utf8.count)", "", body,
         ].joined(separator: "\r\n")
     }
 
     func inDialog(_ method: String, cseq: Int) -> String {
         [
-            "\(method) sip:srs@127.0.0.1 SIP/2.0",
-            "Via: SIP/2.0/UDP 127.0.0.1:\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
+            "\(method) sip:srs@\(hostInURI) SIP/2.0",
+            "Via: SIP/2.0/UDP \(hostInURI):\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
             "Max-Forwards: 70", "From: <sip:src@example.com>;tag=\(fromTag)", "To: <sip:srs@example.com>;tag=\(toTag)",
             "Call-ID: \(callID)", "CSeq: \(cseq) \(method)", "Content-Length: 0", "", "",
         ].joined(separator: "\r\n")
@@ -101,12 +107,17 @@ struct TestSIPRECCall {
 
 /// Sends RTP from one socket, paced by the clock like a real source (20 ms per packet).
 final class RTPSource {
-    let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    let ipv6: Bool
+    let fd: Int32
     /// Per stream (by index), the context its packets are protected with.
     let srtp: [Int: SRTPContext]
     deinit { close(fd) }
 
-    init(srtp: [Int: SRTPContext] = [:]) { self.srtp = srtp }
+    init(srtp: [Int: SRTPContext] = [:], ipv6: Bool = false) {
+        self.srtp = srtp
+        self.ipv6 = ipv6
+        fd = socket(ipv6 ? AF_INET6 : AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+    }
 
     static func packet(pt: UInt8 = 0, seq: UInt16, ts: UInt32, ssrc: UInt32, payload: [UInt8]) -> [UInt8] {
         var bytes: [UInt8] = [0x80, pt, UInt8(seq >> 8), UInt8(seq & 0xFF)]
@@ -116,6 +127,18 @@ final class RTPSource {
     }
 
     func send(_ bytes: [UInt8], to port: Int) {
+        if ipv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = in_port_t(UInt16(port).bigEndian)
+            _ = inet_pton(AF_INET6, "::1", &address.sin6_addr)
+            _ = withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    sendto(fd, bytes, bytes.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in6>.size))
+                }
+            }
+            return
+        }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = in_port_t(UInt16(port).bigEndian)
@@ -285,6 +308,25 @@ struct MediaIntegrationTests {
         }
         #expect(final?.statusCode == 488)
         await client.close()
+    }
+
+    @Test("over IPv6: the SDP answers with an IPv6 address and the media on [::1] is recorded")
+    func ipv6() async throws {
+        let server = try ServerProcess(yaml: Self.yaml, listen: ["udp:[::1]:0"])
+        let client = try await SIPTestClient.udp(port: server.port("udp"), host: "::1")
+        var call = TestSIPRECCall(client: client, host: "::1")
+        try await call.start()
+        let ports = [try #require(call.ports["1"]), try #require(call.ports["2"])]
+        try await RTPSource(ipv6: true).stream(to: ports, codes: Self.codes, packets: 20)
+        #expect(try await call.bye() == 200)
+        await client.close()
+        let records = try server.stopAndReadRecords(removeData: false)
+        defer { try? FileManager.default.removeItem(at: server.directory) }
+        let record = try #require(records.first, "log:\n\(server.log)")
+        let file = try #require(record["file"] as? [String: Any], "log:\n\(server.log)")
+        let channels = try Self.channels(of: try #require(file["path"] as? String))
+        #expect(channels[0].filter { $0 == Self.decoded(0x10) }.count == 20 * 160)
+        #expect(channels[1].filter { $0 == Self.decoded(0x90) }.count == 20 * 160)
     }
 
     @Test("a call that sends no media for recording.no-media-timeout-s is ended with a BYE and recorded as such")

@@ -28,14 +28,14 @@ final class SIPTestClient: @unchecked Sendable {
         self.remote = remote
     }
 
-    static func udp(port: Int) async throws -> SIPTestClient {
+    static func udp(port: Int, host: String = "127.0.0.1") async throws -> SIPTestClient {
         let queue = EventQueue()
         let channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(DatagramCollector(queue)) }
             }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return SIPTestClient(channel: channel, transport: "udp", queue: queue, remote: try SocketAddress(ipAddress: "127.0.0.1", port: port))
+            .bind(host: host, port: 0).get()
+        return SIPTestClient(channel: channel, transport: "udp", queue: queue, remote: try SocketAddress(ipAddress: host, port: port))
     }
 
     static func tcp(port: Int, tls: NIOSSLContext? = nil) async throws -> SIPTestClient {

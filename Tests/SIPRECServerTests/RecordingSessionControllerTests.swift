@@ -129,6 +129,30 @@ struct RecordingSessionControllerTests {
             + "\r\nCSeq: 101 CANCEL\r\nContent-Length: 0\r\n\r\n"
     }
 
+    @Test("no media while every stream is paused (a PCI pause) does not end the call; no media otherwise ends it with a BYE")
+    func noMediaWhilePaused() throws {
+        let harness = Harness()
+        defer { harness.stop() }
+        let invite = String(buffer: try Fixtures.bytes("siprec/broadworks", "invite.sip"))
+        try harness.receive(invite)
+        let callID = try #require(invite.components(separatedBy: "\r\n").first { $0.hasPrefix("Call-ID:") }?.dropFirst(8).trimmingCharacters(in: .whitespaces))
+        let recordingID = try #require(harness.controller.recordingState(callID: callID)?.recordingID)
+        // The SRC pauses: a re-INVITE with a=inactive, in the dialog just made.
+        let dialog = try #require(harness.core.endpoint.dialogs.keys.first { $0.callID == callID })
+        var pause = String(buffer: try Fixtures.bytes("siprec/broadworks", "reinvite-pause.sip"))
+        pause = pause.replacingOccurrences(of: #"(To:[^\r\n]*;tag=)[^;\r\n]+"#, with: "$1\(dialog.localTag)", options: .regularExpression)
+        try harness.receive(pause)
+        #expect(harness.controller.recordingState(callID: callID)?.streams.allSatisfy { $0.state == "paused" } == true)
+        harness.controller.handleMedia(.noMedia(recordingID: recordingID))
+        #expect(harness.controller.snapshot.activeRecordings == 1)
+        // A call that is not paused and sends nothing is ended.
+        try harness.receiveFixture("invite-nearend.sip")
+        let bib = try #require(harness.controller.recordingState(callID: Self.nearCallID)?.recordingID)
+        harness.controller.handleMedia(.noMedia(recordingID: bib))
+        #expect(harness.controller.recordingState(callID: Self.nearCallID) == nil)
+        #expect(harness.controller.snapshot.activeRecordings == 1)
+    }
+
     @Test("CANCEL before the answer: the call, its port and its recording are gone")
     func cancelCleansUp() throws {
         let harness = Harness(answerDelay: .seconds(10))

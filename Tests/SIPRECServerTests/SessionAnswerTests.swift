@@ -108,6 +108,12 @@ struct SessionAnswerTests {
         #expect(offer.media[0].direction == .recvonly)
         #expect(offer.media[0].formats.contains("0"))
         #expect(offer.text.contains("c=IN IP6 2001:db8::20"))
+        #expect(offer.media[0].proto == "RTP/AVP")
+        #expect(offer.media[0].attributes("crypto").isEmpty)
+        // media.srtp require: an SRTP offer with our key.
+        let secure = SDPAnswerer(address: "192.0.2.20", sessionID: 1).offer(port: 30010, srtp: .require)
+        #expect(secure.media[0].proto == "RTP/SAVP")
+        #expect(secure.media[0].attributes("crypto").compactMap { try? SRTPKey(attribute: $0) }.first?.suite == .aesCM128HMACSHA1_80)
     }
 
     func request(contentType: String?, body: String?, extra: [String] = []) -> SIPRequest {
