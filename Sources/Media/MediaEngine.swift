@@ -253,50 +253,58 @@ public final class MediaEngine: @unchecked Sendable {
         return Int64((nanos - live.startNanos) / 125_000)  // 8 kHz: one sample per 125 µs
     }
 
-    private func read(_ socket: Socket, batch: UnsafeMutablePointer<mio_batch>, now: UInt64) {
-        let arrival = position(now, in: socket.live)
-        let packetsBefore = socket.capture.statistics.packets
+    /// Up to `batches` recvmmsg calls on `fd`; each datagram (truncated ones counted and
+    /// skipped) is handed to `handle` as a mutable pointer and its length.
+    private func readDatagrams(_ fd: Int32, batch: UnsafeMutablePointer<mio_batch>, batches: Int,
+                               _ handle: (UnsafeMutableRawPointer, Int) -> Void) {
         var received = Int32(MIO_BATCH)
-        var batches = 0
-        // At most 4 batches per wake-up: a flooded socket must not keep the thread from the
-        // others (epoll is level-triggered, the rest is read on the next turn).
-        while received == Int32(MIO_BATCH), batches < 4 {
-            batches += 1
-            received = mio_recv_batch(socket.fd, batch)
+        var round = 0
+        while received == Int32(MIO_BATCH), round < batches {
+            round += 1
+            received = mio_recv_batch(fd, batch)
             guard received > 0 else { break }
             withUnsafeMutableBytes(of: &batch.pointee.data) { all in
                 withUnsafeBytes(of: &batch.pointee.lengths) { lengthBytes in
                     let lengths = lengthBytes.bindMemory(to: Int32.self)
                     for message in 0..<Int(received) {
-                        var length = Int(lengths[message])
+                        let length = Int(lengths[message])
                         guard length > 0 else {
                             malformedDatagrams += 1
                             continue
                         }
-                        let start = message * Int(MIO_PACKET_BYTES)
-                        let packet = all.baseAddress! + start
-                        if socket.srtpKey != nil {
-                            // RFC 5761: RTCP on the RTP port is SRTCP, not ours to decode here.
-                            if length >= 2, (200...204).contains(all[start + 1]) {
-                                socket.capture.noteRTCP()
-                                continue
-                            }
-                            // A key libsrtp refused: nothing can be decrypted, and nothing
-                            // encrypted may reach the file as if it were audio.
-                            guard let plain = unprotect(socket, packet, length) else {
-                                socket.capture.noteSRTPFailure()
-                                continue
-                            }
-                            length = plain
-                        }
-                        if socket.srtpKey == nil, length >= 2, (200...204).contains(all[start + 1]) {
-                            socket.capture.receiveRTCP(UnsafeRawBufferPointer(start: packet, count: length))
-                            continue
-                        }
-                        socket.capture.receive(UnsafeRawBufferPointer(start: packet, count: length), arrival: arrival)
+                        handle(all.baseAddress! + message * Int(MIO_PACKET_BYTES), length)
                     }
                 }
             }
+        }
+    }
+
+    private func read(_ socket: Socket, batch: UnsafeMutablePointer<mio_batch>, now: UInt64) {
+        let arrival = position(now, in: socket.live)
+        let packetsBefore = socket.capture.statistics.packets
+        // At most 4 batches per wake-up: a flooded socket must not keep the thread from the
+        // others (epoll is level-triggered, the rest is read on the next turn).
+        readDatagrams(socket.fd, batch: batch, batches: 4) { packet, received in
+            var length = received
+            // RFC 5761: RTCP multiplexed on the RTP port (SRTCP when the stream is SRTP).
+            let isRTCP = length >= 2 && (200...204).contains(packet.load(fromByteOffset: 1, as: UInt8.self))
+            if socket.srtpKey != nil {
+                if isRTCP {
+                    socket.capture.noteRTCP()
+                    return
+                }
+                // A key libsrtp refused: nothing can be decrypted, and nothing encrypted may
+                // reach the file as if it were audio.
+                guard let plain = unprotect(socket, packet, length) else {
+                    socket.capture.noteSRTPFailure()
+                    return
+                }
+                length = plain
+            } else if isRTCP {
+                socket.capture.receiveRTCP(UnsafeRawBufferPointer(start: packet, count: length))
+                return
+            }
+            socket.capture.receive(UnsafeRawBufferPointer(start: packet, count: length), arrival: arrival)
         }
         // Only packets that were accepted count as media (a wrong SRTP key is no media).
         if socket.capture.statistics.packets != packetsBefore {
@@ -307,25 +315,16 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// RTCP from the stream's RTCP port: SRTCP is decrypted with the stream's key.
     private func readRTCP(_ socket: Socket, fd: Int32, batch: UnsafeMutablePointer<mio_batch>) {
-        let received = mio_recv_batch(fd, batch)
-        guard received > 0 else { return }
-        withUnsafeMutableBytes(of: &batch.pointee.data) { all in
-            withUnsafeBytes(of: &batch.pointee.lengths) { lengthBytes in
-                let lengths = lengthBytes.bindMemory(to: Int32.self)
-                for message in 0..<Int(received) {
-                    var length = Int(lengths[message])
-                    guard length > 0 else { continue }
-                    let packet = all.baseAddress! + message * Int(MIO_PACKET_BYTES)
-                    if socket.srtpKey != nil {
-                        guard let plain = socket.srtp?.unprotectRTCP(packet, length: length) else {
-                            socket.capture.noteSRTPFailure()
-                            continue
-                        }
-                        length = plain
-                    }
-                    socket.capture.receiveRTCP(UnsafeRawBufferPointer(start: packet, count: length))
+        readDatagrams(fd, batch: batch, batches: 1) { packet, received in
+            var length = received
+            if socket.srtpKey != nil {
+                guard let plain = socket.srtp?.unprotectRTCP(packet, length: length) else {
+                    socket.capture.noteSRTPFailure()
+                    return
                 }
+                length = plain
             }
+            socket.capture.receiveRTCP(UnsafeRawBufferPointer(start: packet, count: length))
         }
     }
 

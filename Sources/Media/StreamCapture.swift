@@ -280,24 +280,32 @@ public final class StreamCapture {
         return position
     }
 
-    /// Decoded samples (a stateful codec's output) into the ring.
-    private func write(_ samples: UnsafePointer<Int16>, count: Int, at position: Int64) {
+    /// Where `count` samples at `position` go in the ring: how many of the first are already
+    /// taken (skipped) and the ring index of the first kept; nil (counted) when the packet is
+    /// wholly late or further ahead than the ring holds.
+    private func reserve(_ count: Int, at position: Int64) -> (skip: Int, index: Int)? {
         let end = position + Int64(count)
         if end <= takenUpTo {
             statistics.late += 1
-            return
+            return nil
         }
         if end - takenUpTo > Int64(capacity) {
             statistics.overrun += 1
-            return
+            return nil
         }
+        if end > writtenUpTo { writtenUpTo = end }
         let skip = Int(max(0, takenUpTo - position))
-        var index = Int(position + Int64(skip)) & mask
+        return (skip, Int(position + Int64(skip)) & mask)
+    }
+
+    /// Decoded samples (a stateful codec's output) into the ring.
+    private func write(_ samples: UnsafePointer<Int16>, count: Int, at position: Int64) {
+        guard let (skip, first) = reserve(count, at: position) else { return }
+        var index = first
         for offset in skip..<count {
             ring[index] = samples[offset]
             index = (index + 1) & mask
         }
-        if end > writtenUpTo { writtenUpTo = end }
     }
 
     // MARK: - Decoders
@@ -336,18 +344,8 @@ public final class StreamCapture {
 
     private func write(_ payload: UnsafeRawBufferPointer, kind: PayloadMap.Kind, at position: Int64) {
         let count = kind == .l16 ? payload.count / 2 : payload.count
-        guard count > 0 else { return }
-        let end = position + Int64(count)
-        if end <= takenUpTo {
-            statistics.late += 1
-            return
-        }
-        if end - takenUpTo > Int64(capacity) {
-            statistics.overrun += 1
-            return
-        }
-        let skip = Int(max(0, takenUpTo - position))
-        var index = Int(position + Int64(skip)) & mask
+        guard count > 0, let (skip, first) = reserve(count, at: position) else { return }
+        var index = first
         switch kind {
         case .pcmu:
             G711.ulawTable.withUnsafeBufferPointer { table in
@@ -369,7 +367,6 @@ public final class StreamCapture {
                 index = (index + 1) & mask
             }
         }
-        if end > writtenUpTo { writtenUpTo = end }
     }
 
     // MARK: - Events (RFC 4733 §2.3)

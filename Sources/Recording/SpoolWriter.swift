@@ -20,6 +20,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         public var template: ArchiveTemplate = .default
         /// The archived file's format; anything but WAV PCM is converted when the call ends.
         public var format: AudioFormat = .wav
+        /// One file per stream: a finished file of several channels is split into mono files,
+        /// each archived with `-<channel>` before its extension.
+        public var splitChannels = false
         public var sampleRate = 8000
         /// Below this much free space in the spool, `healthy` is false (new calls get 503).
         public var minimumFreeBytes: UInt64 = 256 * 1024 * 1024
@@ -42,6 +45,10 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         public var channels: Int
         public var sampleRate: Int
         public var format: AudioFormat = .wav
+        /// Which channel of the call's file this is, when files are split per stream.
+        public var channel: Int?
+        /// How many files the recording has (the channels, when split).
+        public var parts = 1
         public var audioSeconds: Double = 0
         /// What went wrong on the way (a failed write, an archive that refused the file).
         public var problem: String?
@@ -274,9 +281,85 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         close(entry.fd)
         outcome.location = .spool
         outcome.path = entry.path
-        convert(&outcome, info: entry.info)
-        outcome.sha256 = outcome.path.flatMap(Self.sha256)
-        archive(outcome, info: entry.info, attempt: 0, completion: completion)
+        for (part, info) in splitIfWanted(outcome, info: entry.info, layout: layout) {
+            var part = part
+            convert(&part, info: info)
+            part.sha256 = part.path.flatMap(Self.sha256)
+            archive(part, info: info, attempt: 0, completion: completion)
+        }
+    }
+
+    /// The file as it is, or (one file per stream) a mono file per channel, the original gone.
+    /// A split that fails keeps the whole file and says why.
+    private func splitIfWanted(_ outcome: Outcome, info: WAVFile.Info, layout: WAVFile.Layout) -> [(Outcome, WAVFile.Info)] {
+        guard settings.splitChannels, layout.channels > 1, let path = outcome.path else { return [(outcome, info)] }
+        do {
+            let parts = try Self.split(path, layout: layout, info: info)
+            _ = unlink(path)
+            return parts.map { channel, partPath, bytes in
+                var part = outcome
+                part.path = partPath
+                part.channels = 1
+                part.channel = channel
+                part.parts = layout.channels
+                part.bytes = bytes
+                var partInfo = info
+                partInfo.channel = channel
+                return (part, partInfo)
+            }
+        } catch {
+            var whole = outcome
+            whole.problem = whole.problem ?? "splitting into one file per stream failed (kept whole): \(error)"
+            return [(whole, info)]
+        }
+    }
+
+    /// Writes `<spool>/<id>.ch<N>.wav` for each channel of a finished WAV; (channel, path, bytes).
+    static func split(_ path: String, layout: WAVFile.Layout, info: WAVFile.Info) throws -> [(Int, String, Int)] {
+        let input = open(path, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(input) }
+        let base = (path as NSString).deletingPathExtension
+        var outputs: [(channel: Int, path: String, fd: Int32, header: Int)] = []
+        defer { for output in outputs where output.fd >= 0 { close(output.fd) } }
+        for channel in 0..<layout.channels {
+            var partInfo = info
+            partInfo.channel = channel
+            let partPath = base + ".ch\(channel + 1).wav"
+            let fd = open(partPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+            guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+            let header = WAVFile.header(channels: 1, sampleRate: layout.sampleRate, info: partInfo)
+            outputs.append((channel, partPath, fd, header.count))
+            guard header.withUnsafeBytes({ Glibc.write(fd, $0.baseAddress, $0.count) }) == header.count else {
+                throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            }
+        }
+        let frames = 8192
+        var interleaved = [Int16](repeating: 0, count: frames * layout.channels)
+        var mono = [Int16](repeating: 0, count: frames)
+        var offset = off_t(layout.dataOffset)
+        while true {
+            let got = interleaved.withUnsafeMutableBytes { pread(input, $0.baseAddress, $0.count, offset) }
+            guard got > 0 else { break }
+            offset += off_t(got)
+            let count = got / (2 * layout.channels)
+            for output in outputs {
+                for frame in 0..<count { mono[frame] = interleaved[frame * layout.channels + output.channel] }
+                let bytes = count * 2
+                guard mono.withUnsafeBytes({ Glibc.write(output.fd, $0.baseAddress, bytes) }) == bytes else {
+                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                }
+            }
+        }
+        var result: [(Int, String, Int)] = []
+        for output in outputs {
+            let partLayout = WAVFile.Layout(channels: 1, sampleRate: layout.sampleRate, bitsPerSample: 16, dataOffset: output.header, info: nil)
+            let length = Int(lseek(output.fd, 0, SEEK_END))
+            let final = try WAVFile.finalize(fd: output.fd, layout: partLayout, fileLength: length)
+            _ = fsync(output.fd)
+            result.append((output.channel, output.path, final))
+        }
+        return result
     }
 
     /// The finished WAV into the configured format, beside it in the spool (`.part` until it
@@ -303,7 +386,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     private func archive(_ spooled: Outcome, info: WAVFile.Info, attempt: Int, completion: @escaping @Sendable (Outcome) -> Void) {
         guard let source = spooled.path else { return completion(spooled) }
         let relative = settings.template.path(recordingID: info.recordingID, callID: info.callID, startedAt: info.startedAt, parties: info.parties ?? [])
-        let destination = settings.archiveDirectory + "/" + (relative as NSString).deletingPathExtension + "." + spooled.format.fileExtension
+        let part = info.channel.map { "-\($0 + 1)" } ?? ""
+        let destination = settings.archiveDirectory + "/" + (relative as NSString).deletingPathExtension + part + "." + spooled.format.fileExtension
         do {
             try Self.move(source, to: destination)
             var moved = spooled
@@ -433,6 +517,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             _ = stat(path, &status)
             var outcome = Outcome(recordingID: info.recordingID, location: .spool, path: path, bytes: Int(status.st_size),
                                   channels: 0, sampleRate: settings.sampleRate, format: format)
+            outcome.channel = info.channel
             outcome.sha256 = Self.sha256(path)
             let box = RecoveredBox()
             archive(outcome, info: info, attempt: 0) { result in
@@ -465,13 +550,17 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
                 outcome.problem = "repair failed: \(error)"
             }
             close(fd)
-            convert(&outcome, info: info)
-            outcome.sha256 = outcome.path.flatMap(Self.sha256)
-            let box = RecoveredBox()
-            archive(outcome, info: info, attempt: 0) { result in
-                if box.value == nil { box.value = result } else { laterMove(result, info) }
+            outcome.channel = info.channel
+            for (part, partInfo) in splitIfWanted(outcome, info: info, layout: layout) {
+                var part = part
+                convert(&part, info: partInfo)
+                part.sha256 = part.path.flatMap(Self.sha256)
+                let box = RecoveredBox()
+                archive(part, info: partInfo, attempt: 0) { result in
+                    if box.value == nil { box.value = result } else { laterMove(result, partInfo) }
+                }
+                recovered.append(Recovered(info: partInfo, outcome: box.value ?? part, lastWrite: lastWrite))
             }
-            recovered.append(Recovered(info: info, outcome: box.value ?? outcome, lastWrite: lastWrite))
         }
         return recovered
     }
@@ -483,18 +572,18 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     public static func convertedName(_ recordingID: String, info: WAVFile.Info, format: AudioFormat, in folder: String) -> String {
         let milliseconds = Int64((info.startedAt.timeIntervalSince1970 * 1000).rounded())
         return folder + "/" + ArchiveTemplate.clean(recordingID) + "~\(milliseconds)~" + ArchiveTemplate.clean(info.callID)
-            + ".converted." + format.fileExtension
+            + (info.channel.map { "~\($0)" } ?? "") + ".converted." + format.fileExtension
     }
 
     /// The recording, start and Call-ID back from a converted file's name; nil if it is not one.
     static func convertedInfo(_ name: String) -> (info: WAVFile.Info, format: AudioFormat)? {
         guard let marker = name.range(of: ".converted.") else { return nil }
-        let parts = name[..<marker.lowerBound].split(separator: "~", maxSplits: 2, omittingEmptySubsequences: false)
+        let parts = name[..<marker.lowerBound].split(separator: "~", omittingEmptySubsequences: false)
         let ext = String(name[marker.upperBound...])
-        guard parts.count == 3, let milliseconds = Int64(parts[1]),
+        guard parts.count == 3 || parts.count == 4, let milliseconds = Int64(parts[1]),
               let format = AudioFormat.allCases.first(where: { $0 != .wav && $0.fileExtension == ext }) else { return nil }
         return (WAVFile.Info(recordingID: String(parts[0]), startedAt: Date(timeIntervalSince1970: Double(milliseconds) / 1000),
-                             callID: String(parts[2])), format)
+                             callID: String(parts[2]), channel: parts.count == 4 ? Int(parts[3]) : nil), format)
     }
 }
 

@@ -12,11 +12,14 @@ public enum WAVFile {
         public var callID: String
         /// Who was on the call (caller first), for archive names: the user part of each AOR.
         public var parties: [String]?
-        public init(recordingID: String, startedAt: Date, callID: String, parties: [String]? = nil) {
+        /// For one file per stream: the channel of the call's file this one was split from.
+        public var channel: Int?
+        public init(recordingID: String, startedAt: Date, callID: String, parties: [String]? = nil, channel: Int? = nil) {
             self.recordingID = recordingID
             self.startedAt = startedAt
             self.callID = callID
             self.parties = parties
+            self.channel = channel
         }
     }
 

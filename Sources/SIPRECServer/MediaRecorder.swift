@@ -13,7 +13,9 @@ final class MediaRecorder {
     let engine: MediaEngine
     let spool: SpoolWriter
     let settings: ServerConfiguration.RecordingSettings
-    let channels: Int
+    /// Channels of each recording's file: 2 (stereo), 1 (mono), or one per stream (per-stream,
+    /// split into mono files when the call ends), with the next free one for a new stream.
+    private var channelsByRecording: [String: (count: Int, next: Int)] = [:]
     private var pool: RTPPortPool
     private let logger: Logger
     /// Bound sockets by port, and the recording each one was given to.
@@ -26,13 +28,13 @@ final class MediaRecorder {
 
     init(configuration: ServerConfiguration, logger: Logger, events: @escaping @Sendable (MediaEngine.Event) -> Void) throws {
         settings = configuration.recording
-        channels = settings.layout == .mono ? 1 : 2
         pool = RTPPortPool(range: configuration.rtpPorts)
         self.logger = logger
         var spoolSettings = SpoolWriter.Settings(spoolDirectory: settings.spool(in: configuration.dataDirectory),
                                                  archiveDirectory: settings.archive(in: configuration.dataDirectory))
         spoolSettings.template = try ArchiveTemplate(settings.archiveTemplate)
         spoolSettings.format = settings.format
+        spoolSettings.splitChannels = settings.layout == .perStream
         spoolSettings.minimumFreeBytes = UInt64(settings.minimumFreeMegabytes) * 1024 * 1024
         spool = try SpoolWriter(settings: spoolSettings, logger: logger)
         var engineSettings = MediaEngine.Settings()
@@ -111,7 +113,16 @@ final class MediaRecorder {
 
     // MARK: - Recordings
 
-    func begin(recordingID: String, startedAt: Date, callID: String) {
+    /// `streams`: how many streams the call starts with (the channels of a per-stream file;
+    /// streams added later share them in turn).
+    func begin(recordingID: String, startedAt: Date, callID: String, streams: Int) {
+        let channels: Int
+        switch settings.layout {
+        case .stereo: channels = 2
+        case .mono: channels = 1
+        case .perStream: channels = min(max(1, streams), 16)
+        }
+        channelsByRecording[recordingID] = (channels, 0)
         engine.begin(recordingID: recordingID, channels: channels, startNanos: MediaEngine.monotonicNanos())
         spool.begin(recordingID: recordingID, startedAt: startedAt, callID: callID, channels: channels)
     }
@@ -127,7 +138,14 @@ final class MediaRecorder {
             let key = SDPAnswerer.chooseCrypto(sdp.media[index])
             if attached[port] == nil {
                 let stream = record.streams.first { $0.leg == leg && $0.mline == index }
-                let channel = stream.map { Self.channel(for: $0, in: record, channels: channels) } ?? (leg == "farend" ? 1 : index) % channels
+                let layout = channelsByRecording[recordingID] ?? (2, 0)
+                let channel: Int
+                if settings.layout == .perStream {
+                    channel = layout.next % layout.count
+                    channelsByRecording[recordingID]?.next += 1
+                } else {
+                    channel = stream.map { Self.channel(for: $0, in: record, channels: layout.count) } ?? (leg == "farend" ? 1 : index) % layout.count
+                }
                 engine.attach(fd: fd, rtcpFD: rtcpSockets[port], recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
                               payloads: payloads, srtp: key)
                 attached[port] = recordingID
@@ -152,6 +170,7 @@ final class MediaRecorder {
     /// Ends the recording's media: the last audio goes to the spool, the file is finished and
     /// archived; `completion` runs on `eventLoop`, again if the file moves from the spool later.
     func end(recordingID: String, parties: [String], eventLoop: EventLoop, completion: @escaping @Sendable (Finished) -> Void) {
+        channelsByRecording[recordingID] = nil
         let spool = self.spool
         engine.end(recordingID: recordingID) { reports, _ in
             spool.finish(recordingID: recordingID, parties: parties) { outcome in

@@ -137,6 +137,7 @@ extension RecordingRecord {
         json.endArray()
         if let file {
             json.beginObject("file")
+            json.int("channel", file.channel)
             json.string("format", file.format)
             json.int("sampleRate", file.sampleRate)
             json.int("channels", file.channels)
@@ -148,6 +149,22 @@ extension RecordingRecord {
             json.double("audioSeconds", file.audioSeconds)
             json.endObject()
         }
+        json.beginArray("files")
+        for part in files {
+            json.beginObject()
+            json.int("channel", part.channel)
+            json.string("format", part.format)
+            json.int("sampleRate", part.sampleRate)
+            json.int("channels", part.channels)
+            json.strings("channelRoles", part.channelRoles)
+            json.string("location", part.location)
+            json.string("path", part.path)
+            json.int("bytes", part.bytes)
+            json.string("sha256", part.sha256)
+            json.double("audioSeconds", part.audioSeconds)
+            json.endObject()
+        }
+        json.endArray()
         json.beginArray("dtmf")
         for event in dtmf {
             json.beginObject()

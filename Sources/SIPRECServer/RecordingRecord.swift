@@ -90,6 +90,8 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
 
     /// The audio file: where it is and what it holds.
     public struct AudioFile: Codable, Sendable, Equatable {
+        /// With `recording.layout: per-stream`, the channel of the call this file holds.
+        public var channel: Int?
         public var format: String
         public var sampleRate: Int
         public var channels: Int
@@ -169,6 +171,8 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
     public var changes: [Change]
     /// The recording's audio; nil while the call is live, and for a call that sent no media.
     public var file: AudioFile?
+    /// With `recording.layout: per-stream`: a mono file per stream (`file` stays nil).
+    public var files: [AudioFile]
     public var dtmf: [DTMF]
     /// Things an operator should know (metadata that did not parse, a leg that never came).
     public var problems: [String]

@@ -45,7 +45,7 @@ struct RecordingSession: Sendable {
             source: source, state: .active, startedAt: now, endedAt: nil, durationSeconds: nil,
             dialogs: [], sessionIDs: [], groupID: nil, vendorIDs: VendorIdentifiers(),
             builtInBridge: leg, participants: [], streams: [], metadataVersions: [], metadataVersionsDropped: 0, changes: [],
-            file: nil, dtmf: [], problems: [])
+            file: nil, files: [], dtmf: [], problems: [])
         addDialog(request, peer: peer, leg: leg, at: now)
         switch source {
         case .plain:
@@ -221,9 +221,16 @@ struct RecordingSession: Sendable {
         noteProblem("recovered after the recorder stopped unexpectedly: audio up to the last write before it stopped")
     }
 
-    /// The audio file, once finished (again when it moves from the spool to the archive).
+    /// The audio file, once finished (again when it moves from the spool to the archive); a
+    /// per-stream file (with its channel) joins `files`, replacing the one of that channel.
     mutating func applyFile(_ file: RecordingRecord.AudioFile?, problem: String?) {
-        state.file = file
+        if let file, let channel = file.channel {
+            state.files.removeAll { $0.channel == channel }
+            state.files.append(file)
+            state.files.sort { ($0.channel ?? 0) < ($1.channel ?? 0) }
+        } else {
+            state.file = file
+        }
         if let problem, !state.problems.contains(problem) { state.problems.append(problem) }
     }
 

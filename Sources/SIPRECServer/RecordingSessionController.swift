@@ -44,6 +44,8 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     let media: MediaRecorder
     /// Recordings that ended and wait for their file (finished, hashed, archived).
     private var finishing: [String: RecordingSession] = [:]
+    /// Of those, the files (by channel) not reported out of the spool yet.
+    private var partsInSpool: [String: Set<Int>] = [:]
     /// For the BYEs the controller sends on its own (media timeout); set by `SIPService`.
     weak var core: SIPServerCore?
     private var pending: [ServerTransactionKey: Call] = [:]
@@ -268,7 +270,11 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         let now = Date()
         let (recordingID, isNew) = startOrJoinRecording(source: source, request: request, peer: incoming.peer, leg: bridgeLeg, at: now)
         call.recordingID = recordingID
-        if isNew { media.begin(recordingID: recordingID, startedAt: now, callID: call.callID) }
+        if isNew {
+            // A per-stream file has a channel per stream the call starts with (both CUCM legs).
+            let streams = source == .builtInBridge ? 2 : call.ports.compactMap { $0 }.count
+            media.begin(recordingID: recordingID, startedAt: now, callID: call.callID, streams: streams)
+        }
         if let metadata = body.metadata {
             recordings[call.recordingID]?.applyMetadata(metadata, gtd: body.gtd, method: "INVITE", at: now)
             linkSegment(call.recordingID)
@@ -514,9 +520,23 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         }
         session.applyMedia(qualities: qualities, dtmf: dtmf)
         let outcome = finished.outcome
-        session.applyFile(Self.audioFile(outcome, source: session.state.source), problem: outcome.problem)
+        var file = Self.audioFile(outcome, source: session.state.source)
+        if let channel = outcome.channel {
+            // One file of a per-stream recording: it holds the streams of its channel.
+            file?.channelRoles = session.state.streams.filter { $0.channel == channel }.map(\.id)
+        }
+        session.applyFile(file, problem: outcome.problem)
         if outcome.location == nil, !session.state.problems.contains(Self.noMediaProblem) { session.noteProblem(Self.noMediaProblem) }
-        if outcome.location != .spool { finishing[recordingID] = nil } else { finishing[recordingID] = session }
+        // Kept until every file of the recording has left the spool.
+        var waiting = partsInSpool[recordingID] ?? Set(0..<max(1, outcome.parts))
+        if outcome.location == .spool { waiting.insert(outcome.channel ?? 0) } else { waiting.remove(outcome.channel ?? 0) }
+        if waiting.isEmpty {
+            finishing[recordingID] = nil
+            partsInSpool[recordingID] = nil
+        } else {
+            finishing[recordingID] = session
+            partsInSpool[recordingID] = waiting
+        }
         writer.write(session)
         if outcome.location == .archive {
             logger.info("recording archived", metadata: ["recording": "\(recordingID)", "seconds": "\(Int(outcome.audioSeconds.rounded()))"])
@@ -527,7 +547,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     static func audioFile(_ outcome: SpoolWriter.Outcome, source: RecordingRecord.Source) -> RecordingRecord.AudioFile? {
         guard let location = outcome.location, let path = outcome.path else { return nil }
-        return RecordingRecord.AudioFile(format: outcome.format.rawValue, sampleRate: outcome.sampleRate, channels: outcome.channels,
+        return RecordingRecord.AudioFile(channel: outcome.channel, format: outcome.format.rawValue, sampleRate: outcome.sampleRate, channels: outcome.channels,
                                          channelRoles: MediaRecorder.channelRoles(source: source, channels: outcome.channels),
                                          location: location.rawValue, path: path, bytes: outcome.bytes, sha256: outcome.sha256,
                                          audioSeconds: (outcome.audioSeconds * 1000).rounded() / 1000)

@@ -54,9 +54,9 @@ public struct ServerConfiguration: Sendable {
 
     /// The `recording:` section and the media engine's timing.
     public struct RecordingSettings: Sendable, Equatable {
-        public enum Layout: String, Sendable { case stereo, mono }
+        public enum Layout: String, Sendable { case stereo, mono, perStream = "per-stream" }
         /// stereo: one party per channel (caller/callee by the SIPREC metadata, near/far end
-        /// for Built-in-Bridge); mono: everything mixed.
+        /// for Built-in-Bridge); mono: everything mixed; per-stream: one mono file per stream.
         public var layout: Layout = .stereo
         /// The archived file's format (the spool is WAV PCM; others are converted at the end).
         public var format: AudioFormat = .wav
@@ -241,7 +241,7 @@ public struct ServerConfiguration: Sendable {
         }
         if let r = file.recording {
             if let v = r.layout {
-                guard let layout = RecordingSettings.Layout(rawValue: v) else { throw Error(key: "recording.layout", problem: "'\(v)' is not stereo or mono") }
+                guard let layout = RecordingSettings.Layout(rawValue: v) else { throw Error(key: "recording.layout", problem: "'\(v)' is not stereo, mono or per-stream") }
                 recording.layout = layout
             }
             if let v = r.format {

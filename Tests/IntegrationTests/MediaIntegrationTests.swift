@@ -5,6 +5,7 @@ import Glibc
 import Media
 import NIOCore
 import SIPCore
+import SIPTestSupport
 import Testing
 
 /// A SIPREC call placed from the test: INVITE with SDP and metadata, ACK, RTP on every
@@ -76,14 +77,18 @@ struct TestSIPRECCall {
         ].joined(separator: "\r\n")
     }
 
+    /// The INVITE, and its final response (nil if none came within 5 s).
+    func sendInvite() async throws -> SIPResponse? {
+        try await client.send(invite())
+        while let response = await client.nextResponse(timeout: .seconds(5)) {
+            if response.statusCode >= 200 { return response }
+        }
+        return nil
+    }
+
     /// INVITE, 200 (ports by label), ACK.
     mutating func start() async throws {
-        try await client.send(invite())
-        var final: SIPResponse?
-        while let response = await client.nextResponse(timeout: .seconds(5)) {
-            if response.statusCode >= 200 { final = response; break }
-        }
-        let answer = try #require(final)
+        let answer = try #require(try await sendInvite())
         #expect(answer.statusCode == 200)
         toTag = answer.to?.tag ?? ""
         let sdp = String(buffer: answer.body ?? ByteBuffer())
@@ -262,7 +267,7 @@ struct MediaIntegrationTests {
         let dtmf = try #require(record["dtmf"] as? [[String: Any]])
         #expect(dtmf.map { $0["event"] as? String } == ["7"])
         #expect(dtmf.first?["durationMs"] as? Int == 100)
-        #expect(file["sha256"] as? String == (try RecordingSHA.sha256sum(path)))
+        #expect(file["sha256"] as? String == (try Checksum.sha256sum(path)))
     }
 
     @Test("an SRTP SIPREC call is decrypted and recorded; the record names each stream's suite", arguments: [
@@ -301,13 +306,37 @@ struct MediaIntegrationTests {
         defer { server.stop() }
         let client = try await SIPTestClient.udp(port: server.port("udp"))
         let call = TestSIPRECCall(client: client)
-        try await client.send(call.invite())
-        var final: SIPResponse?
-        while let response = await client.nextResponse(timeout: .seconds(5)) {
-            if response.statusCode >= 200 { final = response; break }
-        }
+        let final = try await call.sendInvite()
         #expect(final?.statusCode == 488)
         await client.close()
+    }
+
+    @Test("recording.layout per-stream: a mono file per stream, each named in the record with the streams it holds")
+    func perStreamFiles() async throws {
+        let server = try ServerProcess(yaml: Self.yaml + "recording:\n  layout: per-stream\n")
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        var call = TestSIPRECCall(client: client)
+        try await call.start()
+        let label1 = try #require(call.ports["1"]), label2 = try #require(call.ports["2"])
+        try await RTPSource().stream(to: [label1, label2], codes: Self.codes, packets: 20)
+        #expect(try await call.bye() == 200)
+        await client.close()
+        let records = try server.stopAndReadRecords(removeData: false)
+        defer { try? FileManager.default.removeItem(at: server.directory) }
+        let record = try #require(records.first)
+        #expect(record["file"] == nil)
+        let files = try #require(record["files"] as? [[String: Any]], "log:\n\(server.log)")
+        #expect(files.count == 2)
+        for file in files {
+            #expect(file["channels"] as? Int == 1)
+            #expect(file["location"] as? String == "archive")
+            let roles = try #require(file["channelRoles"] as? [String])
+            #expect(roles.count == 1)
+            let samples = try Self.channels(of: try #require(file["path"] as? String))[0]
+            // The file of label 1's stream holds code 0x10, label 2's holds 0x90.
+            let code: UInt8 = roles == ["1"] ? 0x10 : 0x90
+            #expect(samples.filter { $0 == Self.decoded(code) }.count == 20 * 160, "\(roles)")
+        }
     }
 
     @Test("over IPv6: the SDP answers with an IPv6 address and the media on [::1] is recorded")
@@ -359,11 +388,7 @@ struct MediaIntegrationTests {
         defer { server.stop() }
         let client = try await SIPTestClient.udp(port: server.port("udp"))
         let call = TestSIPRECCall(client: client)
-        try await client.send(call.invite())
-        var final: SIPResponse?
-        while let response = await client.nextResponse(timeout: .seconds(5)) {
-            if response.statusCode >= 200 { final = response; break }
-        }
+        let final = try await call.sendInvite()
         #expect(final?.statusCode == 503)
         #expect(final?.headers[.retryAfter] != nil)
         try await client.send(SIPText.options(port: client.localPort))
@@ -439,18 +464,5 @@ struct MediaIntegrationTests {
         #expect((file["audioSeconds"] as? Double ?? 0) > 0.1)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: spool))?.isEmpty == true)
         #expect(restarted.log.contains("recording recovered from the spool"))
-    }
-}
-
-enum RecordingSHA {
-    static func sha256sum(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        return String(String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).prefix(64))
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Media
 import Recording
+import SIPTestSupport
 import Testing
 
 @Suite("Spool files, archive moves and crash repair")
@@ -79,20 +80,46 @@ struct RecordingFileTests {
         // RIFF size = file - 8; data size in the header matches.
         #expect(Int(UInt32(bytes[4]) | UInt32(bytes[5]) << 8 | UInt32(bytes[6]) << 16 | UInt32(bytes[7]) << 24) == bytes.count - 8)
         #expect(outcome.sha256?.count == 64)
-        let expected = try Self.sha256sum(path)
+        let expected = try Checksum.sha256sum(path)
         #expect(outcome.sha256 == expected)
     }
 
-    static func sha256sum(_ path: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sha256sum")
-        process.arguments = [path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        process.waitUntilExit()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        return String(output.prefix(64))
+    @Test("one file per stream: the finished file is split into mono files, each archived with its channel number")
+    func splitPerStream() async throws {
+        let root = try Self.temporaryFolder()
+        var settings = SpoolWriter.Settings(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive")
+        settings.splitChannels = true
+        let writer = try SpoolWriter(settings: settings, logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        writer.begin(recordingID: "rec-1", startedAt: Self.info.startedAt, callID: "abc", channels: 3)
+        // Channel c carries the value 100 * (c + 1) throughout.
+        let frames = 20000
+        let samples = (0..<(frames * 3)).map { Int16(100 * ($0 % 3 + 1)) }
+        writer.audio(recordingID: "rec-1", chunk: .init(leadingSilenceFrames: 0, samples: samples), channels: 3)
+        let outcomes = AsyncStream<SpoolWriter.Outcome>.makeStream()
+        writer.finish(recordingID: "rec-1") { outcomes.continuation.yield($0) }
+        var byChannel: [Int: SpoolWriter.Outcome] = [:]
+        for await outcome in outcomes.stream {
+            byChannel[outcome.channel ?? -1] = outcome
+            if byChannel.count == 3 { break }
+        }
+        #expect(Set(byChannel.keys) == [0, 1, 2])
+        for (channel, outcome) in byChannel {
+            #expect(outcome.parts == 3)
+            #expect(outcome.location == .archive)
+            let path = try #require(outcome.path)
+            #expect(path == root + "/archive/2023/11/14/rec-1-\(channel + 1).wav")
+            let bytes = try [UInt8](Data(contentsOf: URL(fileURLWithPath: path)))
+            let layout = try WAVFile.layout(of: bytes)
+            #expect(layout.channels == 1)
+            #expect(layout.info?.channel == channel)
+            #expect(bytes.count - layout.dataOffset == frames * 2)
+            let values = stride(from: layout.dataOffset, to: bytes.count, by: 2).map { Int16(bitPattern: UInt16(bytes[$0]) | UInt16(bytes[$0 + 1]) << 8) }
+            #expect(values.allSatisfy { $0 == Int16(100 * (channel + 1)) })
+            #expect(outcome.sha256 == (try Checksum.sha256sum(path)))
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
     }
 
     @Test("a call without audio leaves no file")
@@ -206,7 +233,7 @@ struct AudioFormatTests {
         #expect(path == root + "/archive/2023/11/14/f.\(format.fileExtension)")
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         #expect(size == outcome.bytes && size > 100)
-        #expect(outcome.sha256 == (try RecordingFileTests.sha256sum(path)))
+        #expect(outcome.sha256 == (try Checksum.sha256sum(path)))
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
     }
 }

@@ -374,7 +374,7 @@ struct RecordJSONTests {
         }
         // A finished recording: its file, each stream's quality, DTMF.
         var finished = records[0]
-        finished.file = RecordingRecord.AudioFile(format: "wav-pcm16", sampleRate: 8000, channels: 2, channelRoles: ["caller", "callee"],
+        finished.file = RecordingRecord.AudioFile(channel: nil, format: "wav-pcm16", sampleRate: 8000, channels: 2, channelRoles: ["caller", "callee"],
                                                   location: "archive", path: "/srv/a/2024/05/14/r.wav", bytes: 96044, sha256: String(repeating: "ab", count: 32),
                                                   audioSeconds: 6.002)
         for index in finished.streams.indices {
@@ -387,6 +387,11 @@ struct RecordJSONTests {
         }
         finished.dtmf = [RecordingRecord.DTMF(stream: "#0", event: "5", at: 1.5, durationMs: 100)]
         finished.state = .recovered
+        var part = try #require(finished.file)
+        part.channel = 1
+        part.channels = 1
+        part.channelRoles = ["2"]
+        finished.files = [part]
         records.append(finished)
         // Escapes: quotes, backslashes, control characters and non-ASCII in values.
         var odd = records[0]

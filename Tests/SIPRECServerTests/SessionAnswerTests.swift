@@ -187,7 +187,7 @@ struct MediaRecorderHelperTests {
         var record = RecordingRecord(recordingID: "r", interactionID: "r", segment: 1, previousRecordingID: nil, source: .siprec, state: .active,
                                      startedAt: Date(), endedAt: nil, durationSeconds: nil, dialogs: [], sessionIDs: [], groupID: nil,
                                      vendorIDs: .init(), builtInBridge: nil, participants: [], streams: [], metadataVersions: [],
-                                     metadataVersionsDropped: 0, changes: [], file: nil, dtmf: [], problems: [])
+                                     metadataVersionsDropped: 0, changes: [], file: nil, files: [], dtmf: [], problems: [])
         func party(_ sends: [String]) -> RecordingRecord.Participant {
             RecordingRecord.Participant(id: nil, aor: nil, name: nil, role: nil, device: nil, sends: sends, receives: [], associated: true,
                                         associateTime: nil, disassociateTime: nil)
