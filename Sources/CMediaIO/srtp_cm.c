@@ -110,6 +110,13 @@ static cm_stream *find_stream(cm_srtp *context, uint32_t ssrc) {
     return NULL;
 }
 
+// State for a source not seen yet, kept aside until its packet authenticates.
+static cm_stream *blank_stream(cm_stream *stream, uint32_t ssrc) {
+    memset(stream, 0, sizeof(*stream));
+    stream->ssrc = ssrc;
+    return stream;
+}
+
 // Only a packet that authenticated may take a slot (the oldest goes when all are used), so
 // forged packets with new SSRCs cannot push a real stream's state out.
 static cm_stream *commit_stream(cm_srtp *context, const cm_stream *state) {
@@ -188,10 +195,8 @@ int cm_srtp_unprotect(cm_srtp *context, unsigned char *packet, int *length) {
     uint16_t seq = (uint16_t)((packet[2] << 8) | packet[3]);
     uint32_t ssrc = ((uint32_t)packet[8] << 24) | ((uint32_t)packet[9] << 16) | ((uint32_t)packet[10] << 8) | packet[11];
     cm_stream fresh;
-    memset(&fresh, 0, sizeof(fresh));
-    fresh.ssrc = ssrc;
     cm_stream *known = find_stream(context, ssrc);
-    cm_stream *stream = known != NULL ? known : &fresh;
+    cm_stream *stream = known != NULL ? known : blank_stream(&fresh, ssrc);
     // RFC 3711 §3.3.1: the rollover counter this packet most likely belongs to.
     uint32_t roc = stream->roc;
     if (stream->started) {
@@ -237,10 +242,8 @@ int cm_srtp_unprotect_rtcp(cm_srtp *context, unsigned char *packet, int *length)
     uint32_t index = (((uint32_t)word[0] & 0x7F) << 24) | ((uint32_t)word[1] << 16) | ((uint32_t)word[2] << 8) | word[3];
     uint32_t ssrc = ((uint32_t)packet[4] << 24) | ((uint32_t)packet[5] << 16) | ((uint32_t)packet[6] << 8) | packet[7];
     cm_stream fresh;
-    memset(&fresh, 0, sizeof(fresh));
-    fresh.ssrc = ssrc;
     cm_stream *known = find_stream(context, ssrc);
-    cm_stream *stream = known != NULL ? known : &fresh;
+    cm_stream *stream = known != NULL ? known : blank_stream(&fresh, ssrc);
     uint64_t highest = stream->rtcp_highest;
     if (stream->rtcp_started && seen_before(highest, stream->rtcp_window, index)) return -2;
     if (encrypted && keystream(context->rtcp_cipher, context->rtcp_salt, ssrc, index, packet + 8, authenticated - 4 - 8) != 0) return -4;

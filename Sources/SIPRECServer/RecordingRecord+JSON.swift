@@ -135,35 +135,9 @@ extension RecordingRecord {
             json.endObject()
         }
         json.endArray()
-        if let file {
-            json.beginObject("file")
-            json.int("channel", file.channel)
-            json.string("format", file.format)
-            json.int("sampleRate", file.sampleRate)
-            json.int("channels", file.channels)
-            json.strings("channelRoles", file.channelRoles)
-            json.string("location", file.location)
-            json.string("path", file.path)
-            json.int("bytes", file.bytes)
-            json.string("sha256", file.sha256)
-            json.double("audioSeconds", file.audioSeconds)
-            json.endObject()
-        }
+        if let file { Self.write(file, key: "file", to: &json) }
         json.beginArray("files")
-        for part in files {
-            json.beginObject()
-            json.int("channel", part.channel)
-            json.string("format", part.format)
-            json.int("sampleRate", part.sampleRate)
-            json.int("channels", part.channels)
-            json.strings("channelRoles", part.channelRoles)
-            json.string("location", part.location)
-            json.string("path", part.path)
-            json.int("bytes", part.bytes)
-            json.string("sha256", part.sha256)
-            json.double("audioSeconds", part.audioSeconds)
-            json.endObject()
-        }
+        for part in files { Self.write(part, key: nil, to: &json) }
         json.endArray()
         json.beginArray("dtmf")
         for event in dtmf {
@@ -178,5 +152,20 @@ extension RecordingRecord {
         json.strings("problems", problems)
         json.endObject()
         return json.bytes
+    }
+
+    private static func write(_ file: AudioFile, key: String?, to json: inout JSONLineWriter) {
+        json.beginObject(key)
+        json.int("channel", file.channel)
+        json.string("format", file.format)
+        json.int("sampleRate", file.sampleRate)
+        json.int("channels", file.channels)
+        json.strings("channelRoles", file.channelRoles)
+        json.string("location", file.location)
+        json.string("path", file.path)
+        json.int("bytes", file.bytes)
+        json.string("sha256", file.sha256)
+        json.double("audioSeconds", file.audioSeconds)
+        json.endObject()
     }
 }
