@@ -396,17 +396,18 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             completion(moved)
         } catch {
             let delay = min(settings.retryMax.seconds, settings.retryFirst.seconds * pow(2, Double(min(attempt, 16))))
+            logger.warning("recording could not be moved to the archive; retrying", metadata: [
+                "recording": "\(info.recordingID)", "error": "\(error)", "retryInSeconds": "\(Int(delay))",
+            ])
+            // The retry is counted before anyone hears that the file waits in the spool.
+            retries.append(Retry(outcome: spooled, info: info, attempt: attempt + 1,
+                                 due: mio_monotonic_ns() + UInt64(delay * 1e9), completion: completion))
+            condition.lock(); retryCount = retries.count; condition.unlock()
             if attempt == 0 {
                 var waiting = spooled
                 waiting.problem = "archive unavailable (\(error)); kept in the spool, retrying"
                 completion(waiting)
             }
-            logger.warning("recording could not be moved to the archive; retrying", metadata: [
-                "recording": "\(info.recordingID)", "error": "\(error)", "retryInSeconds": "\(Int(delay))",
-            ])
-            retries.append(Retry(outcome: spooled, info: info, attempt: attempt + 1,
-                                 due: mio_monotonic_ns() + UInt64(delay * 1e9), completion: completion))
-            condition.lock(); retryCount = retries.count; condition.unlock()
         }
     }
 
@@ -415,8 +416,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         let now = mio_monotonic_ns()
         let due = retries.filter { force || $0.due <= now }
         retries.removeAll { force || $0.due <= now }
-        for retry in due { archive(retry.outcome, info: retry.info, attempt: retry.attempt, completion: retry.completion) }
         condition.lock(); retryCount = retries.count; condition.unlock()
+        for retry in due { archive(retry.outcome, info: retry.info, attempt: retry.attempt, completion: retry.completion) }
     }
 
     private func checkSpace() {
