@@ -88,7 +88,6 @@ find "$WORK/recordings" -name records.jsonl -exec cat {} + | awk -v sent="${PACK
   END {
     for (id in last) {
       line = last[id]; recordings++
-      for (key in wanted) {}
       while (match(line, /"(packets|lost|late|srtpFailures)":[0-9]+/)) {
         field = substr(line, RSTART + 1, RLENGTH - 1); split(field, kv, "\":")
         total[kv[1]] += kv[2]; line = substr(line, RSTART + RLENGTH)

@@ -166,12 +166,13 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     private func run() {
         while true {
             condition.lock()
-            while queue.isEmpty && !stopping {
-                let due = retries.map(\.due).min()
-                let wait = due.map { $0 > mio_monotonic_ns() ? Double($0 - mio_monotonic_ns()) / 1e9 : 0 } ?? 1.0
-                if wait <= 0 { break }
-                _ = condition.wait(until: Date(timeIntervalSinceNow: min(wait, 1.0)))
-                if !retries.isEmpty && (retries.map(\.due).min() ?? .max) <= mio_monotonic_ns() { break }
+            // Wake for work, the next retry, or at the latest after a second: the space and
+            // write-health checks must run while idle too (an unhealthy spool gets no calls).
+            if queue.isEmpty && !stopping {
+                let now = mio_monotonic_ns()
+                let nextRetry = retries.map(\.due).min().map { $0 > now ? Double($0 - now) / 1e9 : 0 }
+                let wait = min(1.0, nextRetry ?? 1.0)
+                if wait > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: wait)) }
             }
             let work = queue
             queue.removeAll(keepingCapacity: true)

@@ -122,6 +122,33 @@ struct RecordingFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
     }
 
+    @Test("a spool file that cannot be written makes the writer unhealthy (new calls go elsewhere); an idle probe makes it healthy again")
+    func unhealthyThenProbed() async throws {
+        let root = try Self.temporaryFolder()
+        let writer = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        // Folders where the recording's spool file and the writer's probe file should be:
+        // neither can be opened for writing.
+        try FileManager.default.createDirectory(atPath: root + "/spool/blocked.wav", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: root + "/spool/.probe", withIntermediateDirectories: true)
+        writer.begin(recordingID: "blocked", startedAt: Date(), callID: "c", channels: 1)
+        writer.audio(recordingID: "blocked", chunk: .init(leadingSilenceFrames: 0, samples: [1, 2, 3]), channels: 1)
+        let failed = await Self.finish(writer, "blocked")
+        #expect(failed.problem?.contains("could not be created") == true)
+        #expect(!writer.healthy)
+        // The spool is repaired; with nothing else to do the writer probes it and recovers.
+        try FileManager.default.removeItem(atPath: root + "/spool/.probe")
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(5))
+        var healthy = writer.healthy
+        while !healthy, clock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            healthy = writer.healthy
+        }
+        #expect(healthy)
+    }
+
     @Test("a call without audio leaves no file")
     func noAudio() async throws {
         let root = try Self.temporaryFolder()
