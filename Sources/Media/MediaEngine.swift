@@ -53,7 +53,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     private enum Command {
         case begin(id: String, channels: Int, startNanos: UInt64)
-        case attach(fd: Int32, rtcpFD: Int32?, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
+        case attach(fd: Int32, rtcp: RTCPSocket?, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
         case update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey?)
         case detach(fd: Int32)
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
@@ -155,9 +155,9 @@ public final class MediaEngine: @unchecked Sendable {
         mio_eventfd_signal(wake)
         if running { stopped.wait() }
         // Never started: the sockets handed over are still ours to close.
-        for case let .attach(fd, rtcpFD, _, _, _, _, _) in unread {
+        for case let .attach(fd, rtcp, _, _, _, _, _) in unread {
             mio_close(fd)
-            if let rtcpFD { mio_close(rtcpFD) }
+            if case .bound(let rtcpFD) = rtcp { mio_close(rtcpFD) }
         }
     }
 
@@ -181,10 +181,17 @@ public final class MediaEngine: @unchecked Sendable {
         send(.begin(id: recordingID, channels: channels, startNanos: startNanos))
     }
 
-    /// Puts a bound socket's packets into a recording's channel; `rtcpFD`: its RTCP port's
+    /// A stream's RTCP socket: one already bound, or where the media thread should bind it
+    /// (off the SIP event loop; without it the stream simply has no RTCP).
+    public enum RTCPSocket: Sendable {
+        case bound(Int32)
+        case bind(host: String, port: Int)
+    }
+
+    /// Puts a bound socket's packets into a recording's channel; `rtcp`: its RTCP port's
     /// socket; `srtp`: the SRC's SDES key.
-    public func attach(fd: Int32, rtcpFD: Int32? = nil, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
-        send(.attach(fd: fd, rtcpFD: rtcpFD, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp))
+    public func attach(fd: Int32, rtcp: RTCPSocket? = nil, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
+        send(.attach(fd: fd, rtcp: rtcp, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp))
     }
 
     /// New payload types or a new key for a stream (a re-INVITE changed the codec or rekeyed).
@@ -340,11 +347,19 @@ public final class MediaEngine: @unchecked Sendable {
             case let .begin(id, channels, startNanos):
                 let interval = UInt64(settings.flushInterval.nanosecondsValue)
                 recordings[id] = Live(recording: CaptureRecording(id: id, channels: channels), startNanos: startNanos, nextFlush: startNanos + interval)
-            case let .attach(fd, rtcpFD, recordingID, key, channel, payloads, srtp):
+            case let .attach(fd, rtcp, recordingID, key, channel, payloads, srtp):
                 guard let live = recordings[recordingID] else {
                     mio_close(fd)
-                    if let rtcpFD { mio_close(rtcpFD) }
+                    if case .bound(let rtcpFD) = rtcp { mio_close(rtcpFD) }
                     continue
+                }
+                var rtcpFD: Int32?
+                switch rtcp {
+                case .bound(let bound): rtcpFD = bound
+                case let .bind(host, port):
+                    let made = mio_udp_bind(host, Int32(port), Int32(settings.receiveBufferBytes))
+                    rtcpFD = made >= 0 ? made : nil
+                case nil: break
                 }
                 let capture = live.recording.add(key: key, channel: channel, payloads: payloads, ringCapacity: settings.ringSamples)
                 let socket = Socket(fd: fd, capture: capture, live: live, key: key, now: now)

@@ -20,8 +20,8 @@ final class MediaRecorder {
     private let logger: Logger
     /// Bound sockets by port, and the recording each one was given to.
     private var sockets: [Int: Int32] = [:]
-    /// RTCP sockets (RTP port + 1) by RTP port, when they could be bound.
-    private var rtcpSockets: [Int: Int32] = [:]
+    /// The address each port's socket is bound to (its RTCP neighbour is bound there too).
+    private var hosts: [Int: String] = [:]
     private var attached: [Int: String] = [:]
     private var payloadsByPort: [Int: PayloadMap] = [:]
     private var keysByPort: [Int: SRTPKey] = [:]
@@ -59,12 +59,9 @@ final class MediaRecorder {
     /// Closes the sockets never handed to the engine. On the SIP event loop, like every other
     /// use of the port tables.
     func closeUnattachedSockets() {
-        for (port, fd) in sockets where attached[port] == nil {
-            close(fd)
-            if let rtcp = rtcpSockets[port] { close(rtcp) }
-        }
+        for (port, fd) in sockets where attached[port] == nil { close(fd) }
         sockets.removeAll()
-        rtcpSockets.removeAll()
+        hosts.removeAll()
         attached.removeAll()
     }
 
@@ -81,9 +78,7 @@ final class MediaRecorder {
             switch engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port) {
             case .success(let fd):
                 sockets[port] = fd
-                if case .success(let rtcp) = engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port + 1) {
-                    rtcpSockets[port] = rtcp
-                }
+                hosts[port] = ipv6 ? "::" : settings.mediaBindAddress
                 return port
             case .failure(let error):
                 pool.release(port)
@@ -96,14 +91,13 @@ final class MediaRecorder {
     /// Gives a port back. `recordingEnds`: the engine closes the socket when it ends the
     /// recording (after reading what is still queued on it).
     func releasePort(_ port: Int, recordingEnds: Bool) {
-        let rtcp = rtcpSockets.removeValue(forKey: port)
+        hosts[port] = nil
         if let fd = sockets.removeValue(forKey: port) {
             if attached.removeValue(forKey: port) != nil {
-                // The engine owns both sockets now and closes them.
+                // The engine owns the socket (and its RTCP one) now and closes them.
                 if !recordingEnds { engine.detach(fd: fd) }
             } else {
                 close(fd)
-                if let rtcp { close(rtcp) }
             }
         }
         payloadsByPort[port] = nil
@@ -146,7 +140,7 @@ final class MediaRecorder {
                 } else {
                     channel = stream.map { Self.channel(for: $0, in: record, channels: layout.count) } ?? (leg == "farend" ? 1 : index) % layout.count
                 }
-                engine.attach(fd: fd, rtcpFD: rtcpSockets[port], recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
+                engine.attach(fd: fd, rtcp: hosts[port].map { .bind(host: $0, port: port + 1) }, recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
                               payloads: payloads, srtp: key)
                 attached[port] = recordingID
                 payloadsByPort[port] = payloads

@@ -231,7 +231,10 @@ struct MediaIntegrationTests {
         try await call.start()
         let label1 = try #require(call.ports["1"]), label2 = try #require(call.ports["2"])
         // Label 1 (participant 1, the caller) sends code 0x10, label 2 sends 0x90; 60 packets = 1.2 s.
-        try await RTPSource().stream(to: [label1, label2], codes: Self.codes, packets: 60, dtmfAt: 30)
+        let source = RTPSource()
+        try await source.stream(to: [label1, label2], codes: Self.codes, packets: 60, dtmfAt: 30)
+        // A sender report for label 1 on its RTCP port (RTP + 1): 61 packets sent.
+        source.send([0x80, 200, 0, 6, 0, 0, 0, 1, 0xE0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x25, 0x80, 0, 0, 0, 61, 0, 0, 0x26, 0x20], to: label1 + 1)
         #expect(try await call.bye() == 200)
         let callSeconds = Date().timeIntervalSince(began)
         await client.close()
@@ -263,6 +266,10 @@ struct MediaIntegrationTests {
             #expect(quality["packets"] as? Int == (stream["label"] as? String == "1" ? 61 : 60))
             #expect(quality["lost"] as? Int == 0)
             #expect(stream["channel"] as? Int == (stream["label"] as? String == "1" ? 0 : 1))
+            if stream["label"] as? String == "1" {
+                #expect(quality["rtcpPackets"] as? Int == 1)
+                #expect(quality["senderReportedPackets"] as? Int == 61)
+            }
         }
         let dtmf = try #require(record["dtmf"] as? [[String: Any]])
         #expect(dtmf.map { $0["event"] as? String } == ["7"])

@@ -77,7 +77,7 @@ struct MediaEngineTests {
         let fd = try engine.bind(host: "127.0.0.1", port: 0).get()
         let rtcp = try engine.bind(host: "127.0.0.1", port: 0).get()
         engine.begin(recordingID: "q", channels: 1, startNanos: MediaEngine.monotonicNanos())
-        engine.attach(fd: fd, rtcpFD: rtcp, recordingID: "q", streamKey: "1", channel: 0, payloads: RTP.pcmu)
+        engine.attach(fd: fd, rtcp: .bound(rtcp), recordingID: "q", streamKey: "1", channel: 0, payloads: RTP.pcmu)
         Self.send([RTP.packet(seq: 1, ts: 0, payload: RTP.ulaw(0))], to: try #require(MediaEngine.localPort(of: fd)))
         Self.send([RTCPTests.senderReport(packets: 42)], to: try #require(MediaEngine.localPort(of: rtcp)))
         let reports = await withCheckedContinuation { continuation in
