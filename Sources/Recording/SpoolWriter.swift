@@ -156,8 +156,12 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
 
     private func enqueue(_ operation: Operation) {
         condition.lock()
+        // The writer takes the whole queue each time it wakes: only the first operation after
+        // it emptied the queue needs to wake it (thousands of calls a second cost a wake each
+        // otherwise).
+        let wake = queue.isEmpty
         queue.append(operation)
-        condition.signal()
+        if wake { condition.signal() }
         condition.unlock()
     }
 
