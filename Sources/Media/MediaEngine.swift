@@ -115,7 +115,6 @@ public final class MediaEngine: @unchecked Sendable {
     private var recordings: [String: Live] = [:]
     private var sockets: [Int32: Socket] = [:]
     private var rtcpSockets: [Int32: Socket] = [:]
-    private var malformedDatagrams = 0
     private let scratch = UnsafeMutableRawPointer.allocate(byteCount: Int(MIO_PACKET_BYTES), alignment: 16)
     private let mixBuffer = CaptureRecording.MixBuffer()
 
@@ -260,9 +259,10 @@ public final class MediaEngine: @unchecked Sendable {
         return Int64((nanos - live.startNanos) / 125_000)  // 8 kHz: one sample per 125 µs
     }
 
-    /// Up to `batches` recvmmsg calls on `fd`; each datagram (truncated ones counted and
-    /// skipped) is handed to `handle` as a mutable pointer and its length.
-    private func readDatagrams(_ fd: Int32, batch: UnsafeMutablePointer<mio_batch>, batches: Int,
+    /// Up to `batches` recvmmsg calls on `fd`; each datagram is handed to `handle` as a mutable
+    /// pointer and its length. One too long for the buffer is skipped and counted as malformed
+    /// on the stream, where the record shows it.
+    private func readDatagrams(_ fd: Int32, capture: StreamCapture, batch: UnsafeMutablePointer<mio_batch>, batches: Int,
                                _ handle: (UnsafeMutableRawPointer, Int) -> Void) {
         var received = Int32(MIO_BATCH)
         var round = 0
@@ -276,7 +276,7 @@ public final class MediaEngine: @unchecked Sendable {
                     for message in 0..<Int(received) {
                         let length = Int(lengths[message])
                         guard length > 0 else {
-                            malformedDatagrams += 1
+                            capture.noteMalformed()
                             continue
                         }
                         handle(all.baseAddress! + message * Int(MIO_PACKET_BYTES), length)
@@ -291,7 +291,7 @@ public final class MediaEngine: @unchecked Sendable {
         let packetsBefore = socket.capture.statistics.packets
         // At most 4 batches per wake-up: a flooded socket must not keep the thread from the
         // others (epoll is level-triggered, the rest is read on the next turn).
-        readDatagrams(socket.fd, batch: batch, batches: 4) { packet, received in
+        readDatagrams(socket.fd, capture: socket.capture, batch: batch, batches: 4) { packet, received in
             var length = received
             // RFC 5761: RTCP multiplexed on the RTP port (SRTCP when the stream is SRTP).
             let isRTCP = length >= 2 && (200...204).contains(packet.load(fromByteOffset: 1, as: UInt8.self))
@@ -322,7 +322,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// RTCP from the stream's RTCP port: SRTCP is decrypted with the stream's key.
     private func readRTCP(_ socket: Socket, fd: Int32, batch: UnsafeMutablePointer<mio_batch>) {
-        readDatagrams(fd, batch: batch, batches: 1) { packet, received in
+        readDatagrams(fd, capture: socket.capture, batch: batch, batches: 1) { packet, received in
             var length = received
             if socket.srtpKey != nil {
                 guard let plain = socket.srtp?.unprotectRTCP(packet, length: length) else {

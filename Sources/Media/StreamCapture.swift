@@ -181,6 +181,9 @@ public final class StreamCapture {
 
     public func noteRTCP() { statistics.rtcp += 1 }
 
+    /// A datagram that could not even be read whole (longer than the receive buffer).
+    public func noteMalformed() { statistics.malformed += 1 }
+
     /// An RTCP compound packet (already decrypted for SRTCP).
     public func receiveRTCP(_ bytes: UnsafeRawBufferPointer) {
         guard let compound = try? RTCPCompound(parsing: bytes) else {
