@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "siprecd", targets: ["siprecd"]),
         .executable(name: "siprec-loadgen", targets: ["siprec-loadgen"]),
+        .executable(name: "siprecctl", targets: ["siprecctl"]),
         .library(name: "SIPCore", targets: ["SIPCore"]),
         .library(name: "SIPStack", targets: ["SIPStack"]),
     ],
@@ -19,6 +20,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-atomics.git", from: "1.3.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // Pure SIP message model, parser, serializer and multipart splitter.
@@ -42,6 +47,38 @@ let package = Package(
         // RFC 7865 recording metadata (and its pre-RFC dialects), vendor ids, CUCM Built-in-Bridge
         // and CUBE network-based recording identities. Pure; XML through FoundationXML (libxml2).
         .target(name: "SIPRECMetadata"),
+        // The RecordingCatalog interface, what it stores of a recording (read from the records
+        // journal), list queries, tokens and audit, and the journal ingest (exactly once).
+        .target(
+            name: "Catalog",
+            dependencies: [.product(name: "Logging", package: "swift-log")]
+        ),
+        // The embedded catalog: SQLite through GRDB.
+        .target(
+            name: "CatalogSQLite",
+            dependencies: ["Catalog", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
+        // The production catalog: PostgreSQL through PostgresNIO.
+        .target(
+            name: "CatalogPostgres",
+            dependencies: [
+                "Catalog",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // REST admin API, bearer tokens and roles, the web page. Sees RecordingCatalog only.
+        .target(
+            name: "AdminAPI",
+            dependencies: [
+                "Catalog",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            resources: [.copy("Web")]
+        ),
         // Transactions and dialogs (pure state machines) and the NIO transports.
         .target(
             name: "SIPStack",
@@ -65,6 +102,12 @@ let package = Package(
                 "SIPStack",
                 "Media",
                 "Recording",
+                "Catalog",
+                "CatalogSQLite",
+                "CatalogPostgres",
+                "AdminAPI",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Atomics", package: "swift-atomics"),
@@ -80,10 +123,17 @@ let package = Package(
             name: "siprecd",
             dependencies: [
                 "SIPRECServer",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        // Admin command line over the REST API (token from SIPRECD_TOKEN).
+        .executableTarget(
+            name: "siprecctl",
+            dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // libFuzzer entry point for the SIP parser and multipart splitter; built only by
         // `make fuzz` with -sanitize=fuzzer in its own build folder.
@@ -95,7 +145,7 @@ let package = Package(
         // then verifies the recordings siprecd wrote (duration, tones, channel alignment).
         .executableTarget(
             name: "siprec-loadgen",
-            dependencies: ["Media", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Media", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Parser throughput and allocation benchmark (release build, `make bench-parse`).
         .executableTarget(
@@ -139,6 +189,19 @@ let package = Package(
         .testTarget(
             name: "SIPRECServerTests",
             dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPRECMetadata", "SIPStack", "SIPTestSupport",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "CatalogTests",
+            dependencies: ["Catalog", "CatalogSQLite", "CatalogPostgres", "SIPTestSupport",
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "AdminAPITests",
+            dependencies: ["AdminAPI", "Catalog", "CatalogSQLite",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "Yams", package: "Yams"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

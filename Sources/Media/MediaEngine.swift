@@ -58,6 +58,7 @@ public final class MediaEngine: @unchecked Sendable {
         case detach(fd: Int32)
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
         case restartTimeout(id: String)
+        case pause(id: String, paused: Bool)
     }
 
     private final class Live {
@@ -67,6 +68,10 @@ public final class MediaEngine: @unchecked Sendable {
         var lastPacketNanos: UInt64
         var noMediaReported = false
         var audioFrames: Int64 = 0
+        /// Paused by an operator since this timeline frame (silence is written from there).
+        var pausedFrom: Int64?
+        /// Paused stretches (timeline frames, end excluded) not yet written.
+        var pausedIntervals: [Range<Int64>] = []
         init(recording: CaptureRecording, startNanos: UInt64, nextFlush: UInt64) {
             self.recording = recording
             self.startNanos = startNanos
@@ -202,6 +207,9 @@ public final class MediaEngine: @unchecked Sendable {
     /// Starts the no-media clock again (the recording is paused on purpose); a later silence
     /// of the full timeout is reported again.
     public func restartMediaTimeout(recordingID: String) { send(.restartTimeout(id: recordingID)) }
+
+    /// Pauses (silence is written from the audio arriving now) or resumes a recording.
+    public func setPaused(recordingID: String, _ paused: Bool) { send(.pause(id: recordingID, paused: paused)) }
 
     /// Drains the recording's last audio to the sink, then replies (on the media thread) with
     /// every stream's final statistics and the frames of audio written.
@@ -377,6 +385,15 @@ public final class MediaEngine: @unchecked Sendable {
                 rekey(socket, srtp)
             case let .detach(fd):
                 close(fd: fd)
+            case let .pause(id, paused):
+                guard let live = recordings[id] else { break }
+                let now = position(mio_monotonic_ns(), in: live)
+                if paused, live.pausedFrom == nil {
+                    live.pausedFrom = now
+                } else if !paused, let from = live.pausedFrom {
+                    live.pausedFrom = nil
+                    if now > from { live.pausedIntervals.append(from..<now) }
+                }
             case let .restartTimeout(id):
                 if let live = recordings[id] {
                     live.lastPacketNanos = now
@@ -468,9 +485,28 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     private func drain(_ live: Live, upTo end: Int64) {
-        guard let chunk = live.recording.drain(upTo: end, using: mixBuffer) else { return }
+        guard var chunk = live.recording.drain(upTo: end, using: mixBuffer) else { return }
+        if live.pausedFrom != nil || !live.pausedIntervals.isEmpty { silencePaused(&chunk, live) }
         live.audioFrames += chunk.leadingSilenceFrames + Int64(chunk.samples.count / live.recording.channels)
         sink.audio(recordingID: live.recording.id, chunk: chunk, channels: live.recording.channels)
+    }
+
+    /// Zeroes the frames of `chunk` that fall in a paused stretch, and forgets stretches it ends.
+    private func silencePaused(_ chunk: inout CaptureRecording.Chunk, _ live: Live) {
+        let channels = live.recording.channels
+        let first = live.audioFrames + chunk.leadingSilenceFrames
+        let frames = Int64(chunk.samples.count / channels)
+        var stretches = live.pausedIntervals
+        if let from = live.pausedFrom { stretches.append(from..<Int64.max) }
+        for stretch in stretches {
+            let lower = max(stretch.lowerBound, first), upper = min(stretch.upperBound, first + frames)
+            guard lower < upper else { continue }
+            let start = Int(lower - first) * channels, end = Int(upper - first) * channels
+            chunk.samples.withUnsafeMutableBufferPointer { samples in
+                for index in start..<end { samples[index] = 0 }
+            }
+        }
+        live.pausedIntervals.removeAll { $0.upperBound <= first + frames }
     }
 
     private func finish(_ live: Live, now: UInt64, reply: (@Sendable ([StreamReport], Int64) -> Void)?, batch: UnsafeMutablePointer<mio_batch>) {

@@ -1,26 +1,131 @@
+import AdminAPI
+import Catalog
+import CatalogPostgres
+import CatalogSQLite
 import Foundation
+import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import Prometheus
 import ServiceLifecycle
 import SIPStack
 
 /// Builds the whole server from its configuration; `main` runs what this returns, and tests
 /// build the same thing with port 0 (STYLE 7).
+///
+/// Services, in start order (they stop in reverse): the PostgreSQL pool (if any), the journal
+/// ingest, the admin HTTP API, then SIP. So on SIGTERM the SIP side ends first and writes its
+/// last records, the ingest applies them, and the database goes last.
 public struct Application: Sendable {
     public let serviceGroup: ServiceGroup
     public let sip: SIPService
+    public let catalog: any RecordingCatalog
+    public let ingestor: JournalIngestor
 
     public init(configuration: ServerConfiguration, logger: Logger,
-                onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil) throws {
+                metricsRegistry: PrometheusCollectorRegistry? = nil,
+                onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil,
+                onHTTPListening: (@Sendable (Int) -> Void)? = nil) throws {
         try configuration.validate()
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         sip = try SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
+
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        let url = configuration.databaseURL
+        if url.hasPrefix("sqlite:") {
+            let path = String(url.dropFirst("sqlite:".count))
+            do {
+                catalog = try SQLiteCatalog(path: path)
+            } catch {
+                // Recording does not wait for the catalog: the journal keeps the records.
+                logger.error("catalog cannot be opened; recording continues and records wait in the journal", metadata: ["error": "\(error)"])
+                catalog = DeferredCatalog { try SQLiteCatalog(path: path) }
+            }
+        } else {
+            let postgres = try PostgresCatalog(url: url, logger: logger)
+            catalog = postgres
+            services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await postgres.run() } }))
+        }
+        let ingestor = JournalIngestor(
+            recordsFolder: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
+            node: configuration.nodeName, catalog: catalog, logger: logger)
+        self.ingestor = ingestor
+        sip.controller.onRecordsAppended { paths in ingestor.noteAppended(paths) }
+        services.append(.init(service: TaskService {
+            await withGracefulShutdownHandler {
+                await ingestor.run()
+            } onGracefulShutdown: {
+                // SIP has stopped and flushed its records by now: apply them, then end.
+                Task {
+                    _ = await ingestor.catchUp()
+                    ingestor.finish()
+                }
+            }
+        }))
+
+        let controller = sip.controller
+        let recording = configuration.recording
+        let dataDirectory = configuration.dataDirectory
+        let catalogRef = catalog
+        let apiServices = AdminAPIServices(
+            catalog: catalog,
+            calls: LiveCallDirectory(controller: controller, eventLoop: loop),
+            transcoder: FileTranscoder(),
+            audioRoots: [URL(fileURLWithPath: recording.archive(in: dataDirectory)), URL(fileURLWithPath: recording.spool(in: dataDirectory))],
+            readiness: {
+                let health = (try? await loop.submit { controller.storageHealth }.get()) ?? (records: false, spool: false)
+                return ReadinessReport(checks: ["records": health.records ? "ok" : "not writable", "spool": health.spool ? "ok" : "full or failing"])
+            },
+            metrics: {
+                var text = metricsRegistry?.emitToString() ?? ""
+                let stats = ingestor.currentStatistics
+                let snapshot = try? await loop.submit { controller.snapshot }.get()
+                text += Self.gauge("siprecd_calls_active", "SIP dialogs being recorded", snapshot?.activeCalls ?? 0)
+                text += Self.gauge("siprecd_recordings_active", "Recordings in progress", snapshot?.activeRecordings ?? 0)
+                text += Self.gauge("siprecd_media_ports_in_use", "RTP ports held by calls", snapshot?.portsInUse ?? 0)
+                text += Self.gauge("siprecd_catalog_journal_backlog_bytes", "Records journal not yet in the catalog", Int(stats.backlogBytes))
+                text += Self.gauge("siprecd_catalog_failing", "1 while the catalog refuses writes", stats.failing ? 1 : 0)
+                text += Self.counter("siprecd_catalog_lines_applied_total", "Journal lines applied to the catalog", stats.linesApplied)
+                text += Self.counter("siprecd_catalog_lines_skipped_total", "Journal lines that were not records", stats.linesSkipped)
+                _ = catalogRef
+                return text
+            },
+            bootstrapToken: configuration.apiBootstrapToken)
+        let api = AdminAPI(services: apiServices, logger: logger)
+        guard let listen = HTTPListen(configuration.httpListen) else {
+            throw ServerConfiguration.Error(key: "http.listen", problem: "must be HOST:PORT")
+        }
+        let http = Hummingbird.Application(
+            router: api.router(),
+            configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "siprecd"),
+            onServerRunning: { channel in
+                logger.info("listening", metadata: ["http": "\(listen.host):\(channel.localAddress?.port ?? listen.port)"])
+                onHTTPListening?(channel.localAddress?.port ?? listen.port)
+            },
+            logger: logger)
+        services.append(.init(service: http))
+        services.append(.init(service: sip))
         serviceGroup = ServiceGroup(configuration: .init(
-            services: [.init(service: sip)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         ))
     }
+
+    static func gauge(_ name: String, _ help: String, _ value: Int) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) gauge\n\(name) \(value)\n"
+    }
+
+    static func counter(_ name: String, _ help: String, _ value: Int) -> String {
+        "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
+    }
+}
+
+/// A closure run as a service.
+struct TaskService: Service {
+    let body: @Sendable () async throws -> Void
+    init(_ body: @escaping @Sendable () async throws -> Void) { self.body = body }
+    func run() async throws { try await body() }
 }

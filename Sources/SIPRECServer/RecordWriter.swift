@@ -33,6 +33,8 @@ final class RecordWriter: Sendable {
     /// False from a failed write until a write or a probe succeeds again.
     private let healthy = ManagedAtomic<Bool>(true)
     private let probing = ManagedAtomic<Bool>(false)
+    /// Told which journals (relative paths) each flush appended to: the catalog ingest.
+    let appendListener = NIOLockedValueBox<(@Sendable ([String]) -> Void)?>(nil)
 
     static let journalName = "records.jsonl"
 
@@ -171,6 +173,10 @@ final class RecordWriter: Sendable {
             byDay[day, default: []].append(0x0A)
             sessionsByDay[day, default: []].append(session)
         }
+        var appended: [String] = []
+        defer {
+            if !appended.isEmpty, let listener = appendListener.withLockedValue({ $0 }) { listener(appended) }
+        }
         for (day, lines) in byDay {
             do {
                 let fd = try journal(day: day)
@@ -183,6 +189,7 @@ final class RecordWriter: Sendable {
                     throw WriteError(operation: "append", errno: written < 0 ? code : ENOSPC)
                 }
                 healthy.store(true, ordering: .relaxed)
+                appended.append(Self.relativePath(day: day))
             } catch {
                 // Kept for the next flush (unless a newer state came meanwhile): a record is
                 // never dropped because storage failed for a while.

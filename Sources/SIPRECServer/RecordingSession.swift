@@ -14,6 +14,8 @@ import SIPStack
 /// which the record writer reads on its own thread.
 struct RecordingSession: Sendable {
     private(set) var state: RecordingRecord
+    /// Paused by an operator (the API), until resumed.
+    private(set) var paused = false
     /// The metadata as it stands after every complete and partial update (RFC 7865 §6).
     private(set) var metadata: RecordingMetadata?
     /// The first INVITE's headers and GTD part, where vendor ids and a plain call's parties are found.
@@ -205,6 +207,12 @@ struct RecordingSession: Sendable {
     /// Something the media engine noticed during the call (a stream went silent, came back).
     mutating func noteMedia(_ what: String, at now: Date) {
         noteChange(method: "media", what: [what], at: now)
+    }
+
+    /// Paused or resumed by an operator (API): the file holds silence in between.
+    mutating func notePause(_ paused: Bool, by who: String, at now: Date) {
+        self.paused = paused
+        noteChange(method: "api", what: ["\(paused ? "paused" : "resumed") by \(who)"], at: now)
     }
 
     /// A file found in the spool after a crash: the recording ended when it was last written.

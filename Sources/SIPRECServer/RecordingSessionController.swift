@@ -49,8 +49,8 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// For the BYEs the controller sends on its own (media timeout); set by `SIPService`.
     weak var core: SIPServerCore?
     private var pending: [ServerTransactionKey: Call] = [:]
-    private var established: [SIPDialogID: Call] = [:]
-    private var recordings: [String: RecordingSession] = [:]
+    private(set) var established: [SIPDialogID: Call] = [:]
+    private(set) var recordings: [String: RecordingSession] = [:]
     /// Built-in-Bridge recordings waiting for (or holding) their other leg, by pairing key.
     private var openBridges: [String: String] = [:]
     private var interactions: InteractionIndex
@@ -72,6 +72,42 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// Lets the media engine's events reach the controller without a reference cycle.
     private final class EventRelay: @unchecked Sendable {
         weak var controller: RecordingSessionController?
+    }
+
+    /// Pauses or resumes a live recording (on the event loop); false when it is not live.
+    func setPaused(recordingID: String, _ paused: Bool, by who: String) -> Bool {
+        guard recordings[recordingID] != nil else { return false }
+        if recordings[recordingID]?.paused != paused {
+            media.engine.setPaused(recordingID: recordingID, paused)
+            recordings[recordingID]?.notePause(paused, by: who, at: Date())
+            saveRecord(recordingID)
+            logger.notice(paused ? "recording paused" : "recording resumed", metadata: ["recording": "\(recordingID)"])
+        }
+        return true
+    }
+
+    /// Ends a live recording: BYE to each of its dialogs (on the event loop).
+    func stopRecording(_ recordingID: String, by who: String) -> Bool {
+        guard let core, recordings[recordingID] != nil else { return false }
+        var stopped = false
+        for (id, call) in established where call.recordingID == recordingID {
+            established[id] = nil
+            core.sendBYE(id, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=200;text=\"recording stopped\"")])
+            finishDialog(call, reason: "stopped by \(who)")
+            stopped = true
+        }
+        if stopped { logger.notice("recording stopped by the API", metadata: ["recording": "\(recordingID)"]) }
+        return stopped
+    }
+
+    /// Told which records journals each flush appended to (the catalog ingest listens).
+    public func onRecordsAppended(_ listener: @escaping @Sendable ([String]) -> Void) {
+        writer.appendListener.withLockedValue { $0 = listener }
+    }
+
+    /// Whether records and spool can be written (readiness).
+    public var storageHealth: (records: Bool, spool: Bool) {
+        (writer.isHealthy, media.spool.healthy)
     }
 
     /// Starts the media threads after repairing what a crash left in the spool.

@@ -14,6 +14,17 @@ public struct ServerConfiguration: Sendable {
         SIPListenAddress(transport: .tcp, host: "0.0.0.0", port: 5060),
     ]
     public var httpListen: String = "127.0.0.1:8080"
+    /// `sqlite:PATH` (default `sqlite:<data-dir>/catalog.sqlite`) or `postgres://USER@HOST:PORT/DB`.
+    public var database: String?
+    /// This node's name in the catalog (journal positions); defaults to the host name.
+    public var nodeName: String = ProcessInfo.processInfo.hostName
+    /// `SIPRECD_API_TOKEN`: an admin API token that needs no catalog.
+    public var apiBootstrapToken: String?
+    /// The configuration file, for `POST /api/v1/admin/reload`.
+    public var configurationFile: String?
+
+    /// The catalog URL in effect.
+    public var databaseURL: String { database ?? "sqlite:\(dataDirectory)/catalog.sqlite" }
     public var dataDirectory: String = "./var"
     public var rtpPorts: ClosedRange<Int> = 20000...39999
     /// accept: SRTP and plain RTP are recorded; require: plain RTP offers get 488.
@@ -137,6 +148,7 @@ public struct ServerConfiguration: Sendable {
             }
         }
         struct HTTP: Decodable { var listen: String? }
+        struct Catalog: Decodable { var database: String?; var node: String? }
         struct Media: Decodable {
             var rtpPorts: String?
             var srtp: String?
@@ -182,10 +194,11 @@ public struct ServerConfiguration: Sendable {
         var sessions: Sessions?
         var recording: Recording?
         var http: HTTP?
+        var catalog: Catalog?
         var dataDir: String?
         var media: Media?
         var log: Log?
-        enum CodingKeys: String, CodingKey { case sip, sessions, recording, http, dataDir = "data-dir", media, log }
+        enum CodingKeys: String, CodingKey { case sip, sessions, recording, http, catalog, dataDir = "data-dir", media, log }
     }
 
     /// Applies a YAML document on top of the current values.
@@ -264,6 +277,8 @@ public struct ServerConfiguration: Sendable {
         }
         if let listen = file.http?.listen { httpListen = listen }
         if let dir = file.dataDir { dataDirectory = dir }
+        if let database = file.catalog?.database { self.database = database }
+        if let node = file.catalog?.node { nodeName = node }
         if let ports = file.media?.rtpPorts { try setRTPPorts(ports) }
         if let value = file.media?.srtp {
             guard let policy = SRTPPolicy(rawValue: value) else { throw Error(key: "media.srtp", problem: "'\(value)' is not accept or require") }
@@ -304,10 +319,24 @@ public struct ServerConfiguration: Sendable {
         if let passphrase = environment["SIPRECD_TLS_KEY_PASSPHRASE"], !passphrase.isEmpty {
             tls?.privateKeyPassphrase = passphrase
         }
+        if let token = environment["SIPRECD_API_TOKEN"], !token.isEmpty { apiBootstrapToken = token }
+        // A password kept out of the file: postgres://user@host/db plus SIPRECD_DATABASE_PASSWORD.
+        if let password = environment["SIPRECD_DATABASE_PASSWORD"], !password.isEmpty,
+           let url = database, url.hasPrefix("postgres"), var components = URLComponents(string: url), components.password == nil {
+            components.password = password
+            database = components.string
+        }
     }
 
     /// Checks what only makes sense as a whole.
     public func validate() throws {
+        let url = databaseURL
+        if !(url.hasPrefix("sqlite:") || url.hasPrefix("postgres://") || url.hasPrefix("postgresql://")) {
+            throw Error(key: "catalog.database", problem: "must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE")
+        }
+        if HTTPListen(httpListen) == nil {
+            throw Error(key: "http.listen", problem: "must be HOST:PORT")
+        }
         if sipListen.contains(where: { $0.transport == .tls }) && tls == nil {
             throw Error(key: "sip.tls", problem: "a tls: listener needs sip.tls.certificate and sip.tls.private-key")
         }
@@ -333,5 +362,20 @@ public struct ServerConfiguration: Sendable {
     static func positive(_ value: Int, key: String, minimum: Int) throws -> Int {
         guard value >= minimum else { throw Error(key: key, problem: "must be at least \(minimum)") }
         return value
+    }
+}
+
+/// `HOST:PORT` of the admin HTTP listener (`[::1]:8080` for IPv6).
+public struct HTTPListen: Sendable, Equatable {
+    public var host: String
+    public var port: Int
+
+    public init?(_ text: String) {
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (0...65535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { return nil }
+        self.host = host
+        self.port = port
     }
 }

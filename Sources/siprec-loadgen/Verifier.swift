@@ -1,3 +1,4 @@
+import Catalog
 import Foundation
 
 /// Checks the recordings siprecd wrote for the calls placed: each call's record in the

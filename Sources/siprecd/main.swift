@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
+import Prometheus
 import SIPRECServer
 
 @main
@@ -23,6 +25,9 @@ struct Siprecd: AsyncParsableCommand {
     @Option(name: .customLong("data-dir"), help: "Folder for spool, archive and catalog (default ./var).")
     var dataDir: String?
 
+    @Option(name: .long, help: "Catalog: sqlite:PATH (default sqlite:<data-dir>/catalog.sqlite) or postgres://USER@HOST:PORT/DB.")
+    var database: String?
+
     @Option(name: .customLong("rtp-ports"), help: "Media port range LOW-HIGH (default 20000-39999).")
     var rtpPorts: String?
 
@@ -39,6 +44,8 @@ struct Siprecd: AsyncParsableCommand {
             if !sipListen.isEmpty { try configuration.setSIPListen(sipListen) }
             if let httpListen { configuration.httpListen = httpListen }
             if let dataDir { configuration.dataDirectory = dataDir }
+            if let database { configuration.database = database }
+            configuration.configurationFile = config
             if let rtpPorts { try configuration.setRTPPorts(rtpPorts) }
             if let logLevel { try configuration.setLogLevel(logLevel) }
             configuration.apply(environment: ProcessInfo.processInfo.environment)
@@ -53,7 +60,9 @@ struct Siprecd: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "siprecd")
-        let application = try Application(configuration: configuration, logger: logger)
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        let application = try Application(configuration: configuration, logger: logger, metricsRegistry: registry)
         try await application.serviceGroup.run()
     }
 }

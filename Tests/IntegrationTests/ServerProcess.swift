@@ -16,6 +16,8 @@ final class ServerProcess: @unchecked Sendable {
     let process = Process()
     let directory: URL
     private(set) var listeners: [Listener] = []
+    /// The admin HTTP API's port (the kernel picks it: `--http-listen 127.0.0.1:0`).
+    private(set) var httpPort = 0
     private let lines = LineCollector()
 
     static var binary: String {
@@ -33,7 +35,7 @@ final class ServerProcess: @unchecked Sendable {
     /// `prepare` gets the data folder before the server starts (to break it on purpose).
     /// `reuse`: the folder of an earlier server (its data folder is kept: a restart).
     init(yaml: String = "", listen: [String] = ["udp:127.0.0.1:0", "tcp:127.0.0.1:0"], environment: [String: String] = [:],
-         reuse: URL? = nil, prepare: ((URL) throws -> Void)? = nil) throws {
+         reuse: URL? = nil, extraArguments: [String] = [], prepare: ((URL) throws -> Void)? = nil) throws {
         directory = reuse ?? FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         if let prepare {
@@ -44,8 +46,9 @@ final class ServerProcess: @unchecked Sendable {
         let config = directory.appendingPathComponent("siprecd.yaml")
         try yaml.write(to: config, atomically: true, encoding: .utf8)
         process.executableURL = URL(fileURLWithPath: ServerProcess.binary)
-        process.arguments = ["--config", config.path, "--data-dir", directory.appendingPathComponent("var").path, "--log-level", "info"]
-            + listen.flatMap { ["--sip-listen", $0] }
+        process.arguments = ["--config", config.path, "--data-dir", directory.appendingPathComponent("var").path, "--log-level", "info",
+                             "--http-listen", "127.0.0.1:0"]
+            + listen.flatMap { ["--sip-listen", $0] } + extraArguments
         if !environment.isEmpty {
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         }
@@ -68,14 +71,16 @@ final class ServerProcess: @unchecked Sendable {
         process.terminationHandler = { _ in collector.finish() }
         try process.run()
         let expected = listen.count
-        guard let found = collector.waitFor(timeout: 30, { lines in
+        guard let found = collector.waitFor(timeout: 30, { lines -> ([Listener], Int)? in
             let bound = lines.compactMap(ServerProcess.parseListening)
-            return bound.count >= expected ? bound : nil
+            guard bound.count >= expected, let http = lines.lazy.compactMap(ServerProcess.parseHTTPListening).first else { return nil }
+            return (bound, http)
         }) else {
             process.terminate()
             throw ServerError.didNotStart(collector.text)
         }
-        listeners = found
+        listeners = found.0
+        httpPort = found.1
     }
 
     static func parseListening(_ line: String) -> Listener? {
@@ -85,6 +90,13 @@ final class ServerProcess: @unchecked Sendable {
         let parts = value.split(separator: ":")
         guard parts.count >= 3, let port = Int(parts.last!) else { return nil }
         return Listener(transport: String(parts[0]), host: parts[1..<(parts.count - 1)].joined(separator: ":"), port: port)
+    }
+
+    static func parseHTTPListening(_ line: String) -> Int? {
+        // "... info siprecd: http=127.0.0.1:40123 [SIPRECServer] listening"
+        guard line.hasSuffix("listening"), let range = line.range(of: "http=") else { return nil }
+        let value = line[range.upperBound...].split(separator: " ").first.map(String.init) ?? ""
+        return value.split(separator: ":").last.flatMap { Int($0) }
     }
 
     func port(_ transport: String) -> Int { listeners.first { $0.transport == transport }?.port ?? 0 }

@@ -1,7 +1,8 @@
-/// SHA-256 (FIPS 180-4), for checking the `file.sha256` siprecd journals against the file it
-/// archived. Foundation on Linux has no CryptoKit, and the verifier already holds each file's
-/// bytes, so they are hashed where they are rather than read again by another program.
-enum SHA256 {
+/// SHA-256 (FIPS 180-4) in Swift: API token hashes, webhook signatures, and the load
+/// generator's check of the `file.sha256` siprecd journals. Foundation on Linux has no
+/// CryptoKit, and these inputs are small or already in memory (archived files are hashed
+/// with OpenSSL by the spool writer).
+public enum SHA256 {
     private static let k: [UInt32] = [
         0x428a_2f98, 0x7137_4491, 0xb5c0_fbcf, 0xe9b5_dba5, 0x3956_c25b, 0x59f1_11f1, 0x923f_82a4, 0xab1c_5ed5,
         0xd807_aa98, 0x1283_5b01, 0x2431_85be, 0x550c_7dc3, 0x72be_5d74, 0x80de_b1fe, 0x9bdc_06a7, 0xc19b_f174,
@@ -14,14 +15,14 @@ enum SHA256 {
     ]
 
     /// The digest of `bytes` in lower-case hex, as sha256sum prints it.
-    static func hex(_ bytes: [UInt8]) -> String {
+    public static func hex(_ bytes: [UInt8]) -> String {
         digest(bytes).map { byte in
             let digits: [Character] = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "a", "b", "c", "d", "e", "f"]
             return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
         }.joined()
     }
 
-    static func digest(_ bytes: [UInt8]) -> [UInt8] {
+    public static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var h: (UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32, UInt32) =
             (0x6a09_e667, 0xbb67_ae85, 0x3c6e_f372, 0xa54f_f53a, 0x510e_527f, 0x9b05_688c, 0x1f83_d9ab, 0x5be0_cd19)
         let whole = bytes.count / 64 * 64

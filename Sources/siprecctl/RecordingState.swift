@@ -1,0 +1,6 @@
+import ArgumentParser
+
+/// `--state` of `list`.
+enum RecordingState: String, CaseIterable, Sendable, ExpressibleByArgument {
+    case active, completed, recovered, failed
+}
