@@ -207,7 +207,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport", "Media",
+                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport", "Media", "Catalog",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
