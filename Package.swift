@@ -67,6 +67,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Webhooks: events derived from the records journal, a durable outbox, signed POSTs.
+        .target(
+            name: "Webhooks",
+            dependencies: ["Catalog", .product(name: "Logging", package: "swift-log")]
+        ),
         // REST admin API, bearer tokens and roles, the web page. Sees RecordingCatalog only.
         .target(
             name: "AdminAPI",
@@ -106,6 +111,7 @@ let package = Package(
                 "CatalogSQLite",
                 "CatalogPostgres",
                 "AdminAPI",
+                "Webhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -198,6 +204,14 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
+            name: "WebhooksTests",
+            dependencies: ["Webhooks", "Catalog",
+                           .product(name: "Hummingbird", package: "hummingbird"),
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
             name: "AdminAPITests",
             dependencies: ["AdminAPI", "Catalog", "CatalogSQLite",
                            .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -207,7 +221,9 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport", "Media", "Catalog",
+                "SIPRECServer", "SIPStack", "SIPCore", "SIPTestSupport", "Media", "Catalog", "Webhooks",
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

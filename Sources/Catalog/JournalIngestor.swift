@@ -26,7 +26,9 @@ public final class JournalIngestor: @unchecked Sendable {
     public let root: URL
     /// Names this node's journals in the catalog's positions (nodes may share a PostgreSQL).
     public let node: String
-    private let catalog: any RecordingCatalog
+    /// What this ingest feeds, for its log lines (`catalog`, `webhooks`).
+    public let name: String
+    private let catalog: any JournalSink
     private let logger: Logger
     private let maxBatchBytes: Int
     private let retryDelays: [Duration]
@@ -38,15 +40,18 @@ public final class JournalIngestor: @unchecked Sendable {
     private var wake: AsyncStream<Void>.Continuation?
     private let wakeStream: AsyncStream<Void>
     private var statistics = Statistics()
+    private var finished = false
     /// Positions known to be in the catalog (loaded at the first pass).
     private var positions: [String: Int64]?
 
     public static let journalName = "records.jsonl"
 
-    public init(recordsFolder: URL, node: String, catalog: any RecordingCatalog, logger: Logger, maxBatchBytes: Int = 4 << 20,
+    public init(recordsFolder: URL, node: String, catalog: any JournalSink, logger: Logger,
+                name: String = "catalog", maxBatchBytes: Int = 4 << 20,
                 retryDelays: [Duration] = [.milliseconds(500), .seconds(1), .seconds(2), .seconds(5), .seconds(10)]) {
         root = recordsFolder
         self.node = node
+        self.name = name
         self.catalog = catalog
         self.logger = logger
         self.maxBatchBytes = maxBatchBytes
@@ -90,16 +95,18 @@ public final class JournalIngestor: @unchecked Sendable {
             let stats = currentStatistics
             for waiter in waiting { waiter.resume(returning: stats) }
             if ok {
-                if failures > 0 { logger.notice("catalog reachable again: journal caught up", metadata: ["lines": "\(stats.linesApplied)"]) }
+                if failures > 0 { logger.notice("\(name) reachable again: journal caught up", metadata: ["lines": "\(stats.linesApplied)"]) }
                 failures = 0
                 if await iterator.next() == nil { break }
             } else {
+                // Asked to end while failing: what is not applied stays in the journal.
+                if lock.withLock({ finished }) { break }
                 let delay = retryDelays[min(failures, retryDelays.count - 1)]
                 failures += 1
                 // Woken early by a catch-up request; an append alone waits for the delay.
                 let deadline = ContinuousClock.now + delay
                 while ContinuousClock.now < deadline {
-                    if lock.withLock({ !waiters.isEmpty }) { break }
+                    if lock.withLock({ !waiters.isEmpty || finished }) { break }
                     try? await Task.sleep(for: .milliseconds(50))
                     if Task.isCancelled { break }
                 }
@@ -116,6 +123,7 @@ public final class JournalIngestor: @unchecked Sendable {
 
     /// Ends `run` after the pass in progress (pending catch-ups are answered first).
     public func finish() {
+        lock.withLock { finished = true }
         wake?.finish()
     }
 
@@ -173,9 +181,9 @@ public final class JournalIngestor: @unchecked Sendable {
             return !statistics.failing
         }
         if first {
-            logger.error("catalog unreachable: records stay in the journal and are applied when it returns", metadata: ["error": "\(error)"])
+            logger.error("\(name) unreachable: records stay in the journal and are applied when it returns", metadata: ["error": "\(error)"])
         } else {
-            logger.debug("catalog still unreachable", metadata: ["error": "\(error)"])
+            logger.debug("\(name) still unreachable", metadata: ["error": "\(error)"])
         }
     }
 

@@ -1,17 +1,20 @@
 import Foundation
 
-/// Where recordings are catalogued: SQLite (embedded default) or PostgreSQL. The REST API
-/// and the journal ingest see only this.
-///
-/// Writes come from the records journal only (`apply`), with the journal positions they
-/// reach, in one transaction: after a failure nothing of the batch is kept, and the ingest
-/// reads the same lines again, so each line is applied exactly once.
-public protocol RecordingCatalog: Sendable {
+/// What the records journal is applied to (`JournalIngestor`): the catalog, the webhook outbox.
+/// `apply` stores what the entries mean together with the journal positions they were read up
+/// to, atomically: after a failure nothing of the batch is kept, and the ingest reads the same
+/// lines again, so each line is applied once.
+public protocol JournalSink: Sendable {
     /// Stores the entries (the last state of each recording wins) and the journal positions
     /// they were read up to, atomically.
     func apply(_ entries: [CatalogEntry], positions: [JournalPosition]) async throws
-    /// How far each journal has been applied, by path relative to the records folder.
+    /// How far each journal has been applied, by the keys `apply` was given.
     func journalPositions() async throws -> [String: Int64]
+}
+
+/// Where recordings are catalogued: SQLite (embedded default) or PostgreSQL. The REST API
+/// and the journal ingest see only this. Writes come from the records journal only.
+public protocol RecordingCatalog: JournalSink {
 
     /// One recording; nil when unknown, or of another tenant than `tenant` (when given).
     func recording(id: String, tenant: String?) async throws -> CatalogEntry?

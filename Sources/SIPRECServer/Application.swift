@@ -10,6 +10,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import SIPStack
+import Webhooks
 
 /// Builds the whole server from its configuration; `main` runs what this returns, and tests
 /// build the same thing with port 0 (STYLE 7).
@@ -22,6 +23,8 @@ public struct Application: Sendable {
     public let sip: SIPService
     public let catalog: any RecordingCatalog
     public let ingestor: JournalIngestor
+    /// Webhook deliveries, when endpoints are configured.
+    public let webhooks: WebhookOutbox?
 
     public init(configuration: ServerConfiguration, logger: Logger,
                 metricsRegistry: PrometheusCollectorRegistry? = nil,
@@ -52,23 +55,46 @@ public struct Application: Sendable {
             recordsFolder: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("recordings"),
             node: configuration.nodeName, catalog: catalog, logger: logger)
         self.ingestor = ingestor
-        sip.controller.onRecordsAppended { paths in ingestor.noteAppended(paths) }
-        services.append(.init(service: TaskService {
-            await withGracefulShutdownHandler {
-                await ingestor.run()
-            } onGracefulShutdown: {
-                // SIP has stopped and flushed its records by now: apply them, then end.
-                Task {
-                    _ = await ingestor.catchUp()
-                    ingestor.finish()
+        var ingestors = [ingestor]
+        if configuration.webhooks.isEmpty {
+            webhooks = nil
+        } else {
+            let outbox = try WebhookOutbox(
+                folder: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("webhooks"),
+                settings: WebhookSettings(
+                    endpoints: configuration.webhooks.map {
+                        WebhookEndpoint(url: $0.url, events: Set($0.events.compactMap(WebhookEventKind.init(rawValue:))), secret: $0.secret)
+                    },
+                    giveUpAfter: TimeInterval(configuration.webhookGiveUpAfter.components.seconds)),
+                logger: logger)
+            webhooks = outbox
+            ingestors.append(JournalIngestor(recordsFolder: ingestor.root, node: configuration.nodeName, catalog: outbox,
+                                             logger: logger, name: "webhook outbox"))
+            services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await outbox.runDeliveries() } }))
+        }
+        let allIngestors = ingestors
+        sip.controller.onRecordsAppended { paths in
+            for ingestor in allIngestors { ingestor.noteAppended(paths) }
+        }
+        for each in ingestors {
+            services.append(.init(service: TaskService {
+                await withGracefulShutdownHandler {
+                    await each.run()
+                } onGracefulShutdown: {
+                    // SIP has stopped and flushed its records by now: apply them, then end.
+                    Task {
+                        _ = await each.catchUp()
+                        each.finish()
+                    }
                 }
-            }
-        }))
+            }))
+        }
 
         let controller = sip.controller
         let recording = configuration.recording
         let dataDirectory = configuration.dataDirectory
         let catalogRef = catalog
+        let webhooks = self.webhooks
         let apiServices = AdminAPIServices(
             catalog: catalog,
             calls: LiveCallDirectory(controller: controller, eventLoop: loop),
@@ -89,6 +115,11 @@ public struct Application: Sendable {
                 text += Self.gauge("siprecd_catalog_failing", "1 while the catalog refuses writes", stats.failing ? 1 : 0)
                 text += Self.counter("siprecd_catalog_lines_applied_total", "Journal lines applied to the catalog", stats.linesApplied)
                 text += Self.counter("siprecd_catalog_lines_skipped_total", "Journal lines that were not records", stats.linesSkipped)
+                if let outbox = webhooks {
+                    text += Self.gauge("siprecd_webhooks_pending", "Webhook events waiting for delivery", outbox.pendingCount)
+                    text += Self.counter("siprecd_webhooks_delivered_total", "Webhook events delivered", outbox.delivered)
+                    text += Self.counter("siprecd_webhooks_given_up_total", "Webhook events moved to webhooks/failed", outbox.givenUp)
+                }
                 _ = catalogRef
                 return text
             },

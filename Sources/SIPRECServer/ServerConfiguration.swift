@@ -20,6 +20,18 @@ public struct ServerConfiguration: Sendable {
     public var nodeName: String = ProcessInfo.processInfo.hostName
     /// `SIPRECD_API_TOKEN`: an admin API token that needs no catalog.
     public var apiBootstrapToken: String?
+    /// Webhook endpoints (`webhooks.endpoints`), their secrets read from the environment.
+    public var webhooks: [Webhook] = []
+    public var webhookGiveUpAfter: Duration = .seconds(86_400)
+
+    public struct Webhook: Sendable, Equatable {
+        public var url: URL
+        public var events: [String]
+        /// The environment variable holding the HMAC key, and the key read from it.
+        public var secretEnvironment: String?
+        public var secret: String?
+    }
+
     /// The configuration file, for `POST /api/v1/admin/reload`.
     public var configurationFile: String?
 
@@ -149,6 +161,17 @@ public struct ServerConfiguration: Sendable {
         }
         struct HTTP: Decodable { var listen: String? }
         struct Catalog: Decodable { var database: String?; var node: String? }
+        struct Webhooks: Decodable {
+            struct Endpoint: Decodable {
+                var url: String
+                var events: [String]?
+                var secretEnv: String?
+                enum CodingKeys: String, CodingKey { case url, events, secretEnv = "secret-env" }
+            }
+            var endpoints: [Endpoint]?
+            var giveUpAfterS: Int?
+            enum CodingKeys: String, CodingKey { case endpoints, giveUpAfterS = "give-up-after-s" }
+        }
         struct Media: Decodable {
             var rtpPorts: String?
             var srtp: String?
@@ -195,10 +218,11 @@ public struct ServerConfiguration: Sendable {
         var recording: Recording?
         var http: HTTP?
         var catalog: Catalog?
+        var webhooks: Webhooks?
         var dataDir: String?
         var media: Media?
         var log: Log?
-        enum CodingKeys: String, CodingKey { case sip, sessions, recording, http, catalog, dataDir = "data-dir", media, log }
+        enum CodingKeys: String, CodingKey { case sip, sessions, recording, http, catalog, webhooks, dataDir = "data-dir", media, log }
     }
 
     /// Applies a YAML document on top of the current values.
@@ -279,6 +303,23 @@ public struct ServerConfiguration: Sendable {
         if let dir = file.dataDir { dataDirectory = dir }
         if let database = file.catalog?.database { self.database = database }
         if let node = file.catalog?.node { nodeName = node }
+        if let hooks = file.webhooks {
+            let known = ["call.started", "call.ended", "recording.available"]
+            webhooks = try (hooks.endpoints ?? []).enumerated().map { index, endpoint in
+                guard let url = URL(string: endpoint.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw Error(key: "webhooks.endpoints[\(index)].url", problem: "must be an http or https URL")
+                }
+                let events = endpoint.events ?? known
+                if let odd = events.first(where: { !known.contains($0) }) {
+                    throw Error(key: "webhooks.endpoints[\(index)].events", problem: "unknown event \(odd) (known: \(known.joined(separator: ", ")))")
+                }
+                return Webhook(url: url, events: events, secretEnvironment: endpoint.secretEnv, secret: nil)
+            }
+            if let seconds = hooks.giveUpAfterS {
+                guard seconds > 0 else { throw Error(key: "webhooks.give-up-after-s", problem: "must be positive") }
+                webhookGiveUpAfter = .seconds(seconds)
+            }
+        }
         if let ports = file.media?.rtpPorts { try setRTPPorts(ports) }
         if let value = file.media?.srtp {
             guard let policy = SRTPPolicy(rawValue: value) else { throw Error(key: "media.srtp", problem: "'\(value)' is not accept or require") }
@@ -320,6 +361,11 @@ public struct ServerConfiguration: Sendable {
             tls?.privateKeyPassphrase = passphrase
         }
         if let token = environment["SIPRECD_API_TOKEN"], !token.isEmpty { apiBootstrapToken = token }
+        for index in webhooks.indices {
+            if let name = webhooks[index].secretEnvironment, let secret = environment[name], !secret.isEmpty {
+                webhooks[index].secret = secret
+            }
+        }
         // A password kept out of the file: postgres://user@host/db plus SIPRECD_DATABASE_PASSWORD.
         if let password = environment["SIPRECD_DATABASE_PASSWORD"], !password.isEmpty,
            let url = database, url.hasPrefix("postgres"), var components = URLComponents(string: url), components.password == nil {

@@ -169,6 +169,25 @@ struct JournalIngestorTests {
         }
     }
 
+    @Test("finish ends the loop even while the catalog is failing (a server stopping during an outage exits)")
+    func finishWhileFailing() async throws {
+        let journal = TestJournal()
+        defer { journal.remove() }
+        try journal.append([journalLine(id: "r1", startedAt: base)])
+        try await withCatalog(.sqlite) { inner in
+            let catalog = FlakyCatalog(inner)
+            catalog.down.withLockedValue { $0 = true }
+            let ingestor = JournalIngestor(recordsFolder: journal.root, node: "n1", catalog: catalog, logger: quietLogger(),
+                                           retryDelays: [.seconds(3600)])
+            let task = Task { await ingestor.run() }
+            #expect(await ingestor.catchUp().failing)
+            ingestor.finish()
+            await task.value
+            let count = try await inner.count()
+            #expect(count == 0)
+        }
+    }
+
     @Test("a real PostgreSQL stopped mid-ingest: nothing is lost, nothing applied twice")
     func postgresOutage() async throws {
         let journal = TestJournal()

@@ -54,6 +54,34 @@ struct ServerConfigurationTests {
         #expect(changed.recording.noMediaTimeout == .zero)
         #expect(changed.recording.spool(in: "/d") == "/tmp/s")
         #expect(changed.recording.archive(in: "/d") == "/d/archive")
+        #expect(fromFile.database == nil)
+        #expect(fromFile.webhooks.isEmpty)
+        #expect(fromFile.webhookGiveUpAfter == defaults.webhookGiveUpAfter)
+        try changed.apply(yaml: "catalog:\n  database: postgres://siprecd@db.example.com:5432/siprecd\n  node: rec-1\nwebhooks:\n  endpoints:\n    - url: https://crm.example.com/hook\n      events: [call.ended]\n      secret-env: HOOK_KEY\n  give-up-after-s: 60\n")
+        changed.apply(environment: ["HOOK_KEY": "k1", "SIPRECD_DATABASE_PASSWORD": "pw", "SIPRECD_API_TOKEN": "t"])
+        #expect(changed.databaseURL == "postgres://siprecd:pw@db.example.com:5432/siprecd")
+        #expect(changed.nodeName == "rec-1")
+        #expect(changed.webhooks.first?.events == ["call.ended"])
+        #expect(changed.webhooks.first?.secret == "k1")
+        #expect(changed.webhookGiveUpAfter == .seconds(60))
+        #expect(changed.apiBootstrapToken == "t")
+        #expect(ServerConfiguration().databaseURL == "sqlite:./var/catalog.sqlite")
+    }
+
+    @Test("bad catalog and webhook settings are refused with the key named")
+    func badCatalogAndWebhooks() throws {
+        var configuration = ServerConfiguration()
+        #expect(throws: ServerConfiguration.Error.self) {
+            try configuration.apply(yaml: "webhooks:\n  endpoints:\n    - url: ftp://crm.example.com/\n")
+        }
+        #expect(throws: ServerConfiguration.Error.self) {
+            try configuration.apply(yaml: "webhooks:\n  endpoints:\n    - url: https://crm.example.com/\n      events: [call.exploded]\n")
+        }
+        configuration.database = "mysql://db.example.com/x"
+        #expect(throws: ServerConfiguration.Error.self) { try configuration.validate() }
+        configuration.database = nil
+        configuration.httpListen = "nowhere"
+        #expect(throws: ServerConfiguration.Error.self) { try configuration.validate() }
     }
 
     @Test("values from YAML override defaults")
