@@ -204,6 +204,10 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
+            name: "siprecctlTests",
+            dependencies: ["siprecctl"]
+        ),
+        .testTarget(
             name: "WebhooksTests",
             dependencies: ["Webhooks", "Catalog",
                            .product(name: "Hummingbird", package: "hummingbird"),
