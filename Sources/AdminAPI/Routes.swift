@@ -125,8 +125,9 @@ public struct AdminAPI: Sendable {
         }
         api.get("admin/audit") { request, _ in
             _ = try await authenticator.authorize(request, roles: [.admin, .auditor])
-            let limit = try Query(request).integer("limit", default: 50, range: 1...RecordingQuery.maxLimit)
-            let before = try Query(request).string("cursor").map { text -> Int64 in
+            let query = try Query(request)
+            let limit = try query.integer("limit", default: 50, range: 1...RecordingQuery.maxLimit)
+            let before = try query.string("cursor").map { text -> Int64 in
                 guard let value = Int64(text), value > 0 else { throw Problem.invalid("cursor", "not a cursor this server gave") }
                 return value
             }

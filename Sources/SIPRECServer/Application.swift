@@ -93,7 +93,6 @@ public struct Application: Sendable {
         let controller = sip.controller
         let recording = configuration.recording
         let dataDirectory = configuration.dataDirectory
-        let catalogRef = catalog
         let webhooks = self.webhooks
         let apiServices = AdminAPIServices(
             catalog: catalog,
@@ -120,7 +119,6 @@ public struct Application: Sendable {
                     text += Self.counter("siprecd_webhooks_delivered_total", "Webhook events delivered", outbox.delivered)
                     text += Self.counter("siprecd_webhooks_given_up_total", "Webhook events moved to webhooks/failed", outbox.givenUp)
                 }
-                _ = catalogRef
                 return text
             },
             bootstrapToken: configuration.apiBootstrapToken)

@@ -20,3 +20,17 @@ enum CallAction: String, Sendable {
         }
     }
 }
+
+extension CallAction {
+    /// Pause or resume: POSTs the action and prints the live call it answers with.
+    func send(recordingID id: String, global: GlobalOptions) async throws {
+        let client = try global.makeClient()
+        if global.json {
+            let response = try await client.sendExpectingSuccess(.post, path(recordingID: id))
+            Console.out(JSONText.prettyOrRaw(response.body))
+            return
+        }
+        let (call, _) = try await client.fetch(LiveCall.self, path(recordingID: id), method: .post)
+        Console.out(summary(recordingID: id, call: call, stop: nil))
+    }
+}

@@ -12,14 +12,6 @@ struct PauseCommand: AsyncParsableCommand {
     var id: String
 
     func run() async throws {
-        let client = try global.makeClient()
-        let action = CallAction.pause
-        if global.json {
-            let response = try await client.sendExpectingSuccess(.post, action.path(recordingID: id))
-            Console.out(JSONText.prettyOrRaw(response.body))
-            return
-        }
-        let (call, _) = try await client.fetch(LiveCall.self, action.path(recordingID: id), method: .post)
-        Console.out(action.summary(recordingID: id, call: call, stop: nil))
+        try await CallAction.pause.send(recordingID: id, global: global)
     }
 }
