@@ -97,6 +97,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // Node health (what makes us answer 503), drain, and later replication and job leadership.
+        .target(name: "Cluster"),
         // Composition: configuration, the session controller, buildApplication.
         .target(
             name: "SIPRECServer",
@@ -112,6 +114,7 @@ let package = Package(
                 "CatalogPostgres",
                 "AdminAPI",
                 "Webhooks",
+                "Cluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -122,6 +125,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -202,6 +206,10 @@ let package = Package(
             dependencies: ["Catalog", "CatalogSQLite", "CatalogPostgres", "SIPTestSupport",
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "ClusterTests",
+            dependencies: ["Cluster"]
         ),
         .testTarget(
             name: "siprecctlTests",

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages siprecd builds and tests with, only when some are missing.
 set -euo pipefail
-packages=(libsrtp2-dev libsndfile1-dev libxml2-dev libssl-dev openssl sip-tester libbcg729-dev libspandsp-dev libopus-dev libsqlite3-dev postgresql chromium)
+packages=(libsrtp2-dev libsndfile1-dev libxml2-dev libssl-dev openssl sip-tester libbcg729-dev libspandsp-dev libopus-dev libsqlite3-dev postgresql chromium dnsmasq-base)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

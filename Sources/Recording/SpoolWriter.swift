@@ -24,7 +24,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         /// each archived with `-<channel>` before its extension.
         public var splitChannels = false
         public var sampleRate = 8000
-        /// Below this much free space in the spool, `healthy` is false (new calls get 503).
+        /// Below this much free space in the spool, `healthy` is false (new calls get 503);
+        /// the same minimum holds for the archive (`archiveHasSpace`).
         public var minimumFreeBytes: UInt64 = 256 * 1024 * 1024
         public var retryFirst: Duration = .seconds(2)
         public var retryMax: Duration = .seconds(300)
@@ -91,6 +92,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     private var thread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
     private var lowSpace = false
+    private var archiveLowSpace = false
     private var writeFailing = false
 
     // Writer thread only.
@@ -111,6 +113,15 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         condition.lock()
         defer { condition.unlock() }
         return !lowSpace && !writeFailing
+    }
+
+    /// False while the archive's file system is short of space. An archive folder that does
+    /// not exist yet (created by the first move) or cannot be read counts as having space:
+    /// the spool keeps the files and the moves are retried.
+    public var archiveHasSpace: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return !archiveLowSpace
     }
 
     /// Files and bytes waiting in the spool for the archive (retries).
@@ -438,13 +449,20 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             logger.notice("spool writes work again", metadata: ["folder": "\(settings.spoolDirectory)"])
         }
         let low = Self.freeBytes(settings.spoolDirectory).map { $0 < settings.minimumFreeBytes } ?? false
+        let archiveLow = Self.freeBytes(settings.archiveDirectory).map { $0 < settings.minimumFreeBytes } ?? false
         condition.lock()
         let changed = low != lowSpace
+        let archiveChanged = archiveLow != archiveLowSpace
         lowSpace = low
+        archiveLowSpace = archiveLow
         condition.unlock()
         if changed {
             if low { logger.error("spool is short of space: new calls get 503", metadata: ["folder": "\(settings.spoolDirectory)"]) }
             else { logger.notice("spool has space again", metadata: ["folder": "\(settings.spoolDirectory)"]) }
+        }
+        if archiveChanged {
+            if archiveLow { logger.error("archive is short of space: new calls get 503", metadata: ["folder": "\(settings.archiveDirectory)"]) }
+            else { logger.notice("archive has space again", metadata: ["folder": "\(settings.archiveDirectory)"]) }
         }
     }
 

@@ -1,4 +1,5 @@
 import AdminAPI
+import Cluster
 import Catalog
 import CatalogPostgres
 import CatalogSQLite
@@ -10,6 +11,7 @@ import NIOPosix
 import Prometheus
 import ServiceLifecycle
 import SIPStack
+import UnixSignals
 import Webhooks
 
 /// Builds the whole server from its configuration; `main` runs what this returns, and tests
@@ -100,8 +102,15 @@ public struct Application: Sendable {
             transcoder: FileTranscoder(),
             audioRoots: [URL(fileURLWithPath: recording.archive(in: dataDirectory)), URL(fileURLWithPath: recording.spool(in: dataDirectory))],
             readiness: {
-                let health = (try? await loop.submit { controller.storageHealth }.get()) ?? (records: false, spool: false)
-                return ReadinessReport(checks: ["records": health.records ? "ok" : "not writable", "spool": health.spool ? "ok" : "full or failing"])
+                guard let problems = try? await loop.submit({ controller.health.problems }).get() else {
+                    return ReadinessReport(checks: ["sip": "not answering"])
+                }
+                func check(_ problem: HealthProblem) -> String { problems.contains(problem) ? problem.text : "ok" }
+                let calls = [HealthProblem.draining, .atCapacity, .noMediaPorts].first { problems.contains($0) }
+                return ReadinessReport(checks: [
+                    "records": check(.recordsNotWritable), "spool": check(.spoolUnhealthy), "archive": check(.archiveLowSpace),
+                    "calls": calls.map(\.text) ?? "ok",
+                ])
             },
             metrics: {
                 var text = metricsRegistry?.emitToString() ?? ""
@@ -136,11 +145,37 @@ public struct Application: Sendable {
             logger: logger)
         services.append(.init(service: http))
         services.append(.init(service: sip))
-        serviceGroup = ServiceGroup(configuration: .init(
-            services: services,
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger
-        ))
+        // No signals here: `run` handles them, because a second SIGTERM means something else
+        // (end the calls now) than the first (drain).
+        serviceGroup = ServiceGroup(configuration: .init(services: services, logger: logger))
+        self.logger = logger
+    }
+
+    private let logger: Logger
+
+    /// Runs the services until they end. The first SIGTERM or SIGINT starts the graceful
+    /// shutdown (SIP drains first); a second one ends the calls still recording at once.
+    public func run() async throws {
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [serviceGroup] in try await serviceGroup.run() }
+            group.addTask { [serviceGroup, sip, logger] in
+                var count = 0
+                for await signal in signals {
+                    count += 1
+                    if count == 1 {
+                        logger.notice("termination signal: draining", metadata: ["signal": "\(signal)"])
+                        await serviceGroup.triggerGracefulShutdown()
+                    } else {
+                        logger.notice("termination signal again: ending the calls now", metadata: ["signal": "\(signal)"])
+                        sip.endCallsNow()
+                    }
+                }
+            }
+            // The services ended (drained and stopped, or failed): stop listening for signals.
+            try await group.next()
+            group.cancelAll()
+        }
     }
 
     static func gauge(_ name: String, _ help: String, _ value: Int) -> String {

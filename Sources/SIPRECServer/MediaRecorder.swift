@@ -67,6 +67,7 @@ final class MediaRecorder {
 
     var portsInUse: Int { pool.allocated }
     var healthy: Bool { spool.healthy }
+    var freePorts: Int { pool.available }
 
     // MARK: - Ports
 

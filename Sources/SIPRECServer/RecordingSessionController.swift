@@ -1,6 +1,8 @@
+import Cluster
 import Foundation
 import Logging
 import Media
+import Metrics
 import NIOCore
 import NIOPosix
 import Recording
@@ -56,6 +58,14 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     private var interactions: InteractionIndex
     private var recordingIDs = RecordingIDGenerator()
     private let writer: RecordWriter
+    /// Set when SIGTERM starts the drain: new calls and OPTIONS get 503 from then on.
+    private(set) var draining = false
+    /// Told when the number of calls in progress changes while draining (`SIPService`).
+    var onCallCountChanged: ((Int) -> Void)?
+    /// BYEs sent by `endAllCalls` that are not answered yet, and who waits for them.
+    private var closingBYEs: Set<SIPDialogID> = []
+    private var onClosingBYEsDone: (() -> Void)?
+    private var rejectionCounters: [String: Counter] = [:]
 
     public init(configuration: ServerConfiguration, logger: Logger, eventLoop: EventLoop) throws {
         self.configuration = configuration
@@ -110,6 +120,33 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         (writer.isHealthy, media.spool.healthy)
     }
 
+    /// Whether this node takes new calls, and if not why (on the event loop).
+    public var health: HealthVerdict {
+        var inputs = HealthInputs()
+        inputs.draining = draining
+        inputs.recordsWritable = writer.isHealthy
+        inputs.spoolHealthy = media.spool.healthy
+        inputs.archiveHasSpace = media.spool.archiveHasSpace
+        inputs.activeCalls = pending.count + established.count
+        inputs.maxCalls = configuration.maxConcurrentCalls
+        inputs.freeMediaPorts = media.freePorts
+        return HealthVerdict.evaluate(inputs)
+    }
+
+    /// Starts the drain: from now on new calls and OPTIONS get 503; calls in progress go on.
+    func beginDrain() {
+        draining = true
+    }
+
+    /// Counts a refused request by reason (`siprecd_sip_rejected_total{reason}`), beside the
+    /// reasons the SIP stack counts.
+    private func countRejection(_ reason: String) {
+        if let counter = rejectionCounters[reason] { return counter.increment() }
+        let counter = Counter(label: "siprecd_sip_rejected_total", dimensions: [("reason", reason)])
+        rejectionCounters[reason] = counter
+        counter.increment()
+    }
+
     /// Starts the media threads after repairing what a crash left in the spool.
     func startMedia() {
         recoverSpool()
@@ -138,22 +175,30 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     }
 
 
-    /// At shutdown: INVITEs not answered yet get 503 with Retry-After (the SRC tries another
-    /// recorder), recordings still running are ended with a BYE so the SRC stops sending media
-    /// here, and their records are written as ended by the shutdown. (A graceful drain that
-    /// lets calls finish is the high-availability work's.)
-    public func shutdown(core: SIPServerCore) {
+    /// Ends every call the recorder still has (at the drain timeout, a second SIGTERM, or a
+    /// shutdown without drain): INVITEs not answered yet get 503 with Retry-After (the SRC tries
+    /// another recorder); recordings still running are ended with a BYE so the SRC stops sending
+    /// media here, and their records say why. `whenBYEsDone` runs once every BYE is answered or
+    /// its transaction timed out (at once when none was sent).
+    public func endAllCalls(core: SIPServerCore, reason: String, whenBYEsDone: (() -> Void)? = nil) {
         for (key, call) in pending {
             call.pendingAnswer?.cancel()
-            core.respond(to: key, status: 503, headers: rejectionHeaders(status: 503, warning: .misc("recorder shutting down"), core: core))
-            finishDialog(call, reason: "server shutdown")
+            core.respond(to: key, status: 503, headers: rejectionHeaders(status: 503, retryAfter: HealthProblem.draining.retryAfterSeconds,
+                                                                      warning: .misc("recorder shutting down"), core: core))
+            finishDialog(call, reason: reason)
             pending[key] = nil
         }
         for (id, call) in established {
             // Out of the table first: the BYE's dialogEnded event then finds nothing to end twice.
             established[id] = nil
-            core.sendBYE(id, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=503;text=\"recorder shutting down\"")])
-            finishDialog(call, reason: "server shutdown")
+            core.sendBYE(id, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=503;text=\"\(reason)\"")])
+            closingBYEs.insert(id)
+            finishDialog(call, reason: reason)
+        }
+        if closingBYEs.isEmpty {
+            whenBYEsDone?()
+        } else {
+            onClosingBYEsDone = whenBYEsDone
         }
     }
 
@@ -180,8 +225,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
                 recordings[call.recordingID]?.applyMetadata(metadata, method: "BYE", at: Date())
             }
             finishDialog(call, reason: reason.rawValue)
-        case .clientResult(_, _, let result):
+        case .clientResult(_, let dialogID, let result):
             if case .timeout = result { logger.notice("BYE was not answered") }
+            if let dialogID, closingBYEs.remove(dialogID) != nil, closingBYEs.isEmpty, let done = onClosingBYEsDone {
+                onClosingBYEsDone = nil
+                done()
+            }
         case .rejected(let reason):
             logger.debug("SIP request rejected", metadata: ["reason": "\(reason.rawValue)"])
         }
@@ -190,6 +239,17 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     private func handleRequest(_ incoming: SIPIncomingRequest, core: SIPServerCore) {
         let request = incoming.request
         switch request.method {
+        case .options where incoming.dialogID == nil:
+            // The SBC's keepalive: 503 while this node should not get calls, so it sends
+            // them to another recorder before a call is lost to a rejected INVITE.
+            let verdict = health
+            if let problem = verdict.primary {
+                core.respond(to: incoming.key, status: 503,
+                             headers: core.endpoint.capabilityHeaders()
+                                + rejectionHeaders(status: 503, retryAfter: verdict.retryAfterSeconds, warning: .misc(problem.text), core: core))
+            } else {
+                core.respond(to: incoming.key, status: 200, headers: core.endpoint.capabilityHeaders())
+            }
         case .options:
             core.respond(to: incoming.key, status: 200, headers: core.endpoint.capabilityHeaders())
         case .invite where incoming.dialogID == nil:
@@ -204,9 +264,21 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     // MARK: - New sessions
 
-    private func refuse(_ incoming: SIPIncomingRequest, core: SIPServerCore, status: Int, warning: Warning? = nil, why: String) {
+    private func refuse(_ incoming: SIPIncomingRequest, core: SIPServerCore, status: Int, warning: Warning? = nil, why: String,
+                        reason: String? = nil) {
         core.respond(to: incoming.key, status: status, headers: rejectionHeaders(status: status, warning: warning, core: core))
+        countRejection(reason ?? "status\(status)")
         logger.notice("recording session refused", metadata: ["status": "\(status)", "why": "\(why)"])
+    }
+
+    /// A new call refused because the node is not healthy: 503 with the Retry-After the
+    /// problem asks for, so the SRC records the call on another recorder.
+    private func refuse(_ incoming: SIPIncomingRequest, core: SIPServerCore, unhealthy verdict: HealthVerdict) {
+        guard let problem = verdict.primary else { return }
+        core.respond(to: incoming.key, status: 503, headers: rejectionHeaders(status: 503, retryAfter: verdict.retryAfterSeconds,
+                                                                              warning: .misc(problem.text), core: core))
+        countRejection(problem.rawValue)
+        logger.notice("recording session refused", metadata: ["status": "503", "why": "\(problem.text)"])
     }
 
     /// RFC 3261 §20.43 warning codes: 304 "media type not available" for streams we cannot
@@ -221,9 +293,9 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     /// Retry-After on a 503 (the SBC tries another recorder), Accept on a 415 (RFC 3261
     /// §21.4.16), and the Warning.
-    private func rejectionHeaders(status: Int, warning: Warning?, core: SIPServerCore) -> [SIPHeaderField] {
+    private func rejectionHeaders(status: Int, retryAfter: Int = 5, warning: Warning?, core: SIPServerCore) -> [SIPHeaderField] {
         var headers: [SIPHeaderField] = []
-        if status == 503 { headers.append(SIPHeaderField(name: .retryAfter, value: "5")) }
+        if status == 503 { headers.append(SIPHeaderField(name: .retryAfter, value: String(retryAfter))) }
         if let warning { headers.append(SIPHeaderField(name: .warning, value: "\(warning.code) siprecd \"\(warning.text)\"")) }
         if status == 415 {
             headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", ")))
@@ -240,18 +312,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     private func handleInitialINVITE(_ incoming: SIPIncomingRequest, core: SIPServerCore) {
         let request = incoming.request
-        guard snapshot.activeCalls < configuration.maxConcurrentCalls else {
-            // Over capacity: 503 makes the SRC fail over to another recorder (RFC 3261 §21.5.4).
-            return refuse(incoming, core: core, status: 503, why: "at max-concurrent-calls")
-        }
-        guard writer.isHealthy else {
-            // Storage is failing: a call we cannot keep a record of goes to another recorder.
-            writer.probe()
-            return refuse(incoming, core: core, status: 503, why: "recording records cannot be written")
-        }
-        guard media.healthy else {
-            // The spool is short of space or failing: calls in progress keep going, new ones go elsewhere.
-            return refuse(incoming, core: core, status: 503, why: "spool short of space or not writable")
+        // Draining, over capacity, storage failing or full: 503 makes the SRC fail over to
+        // another recorder (RFC 3261 §21.5.4); calls in progress keep going.
+        let verdict = health
+        guard verdict.healthy else {
+            if verdict.problems.contains(.recordsNotWritable) { writer.probe() }
+            return refuse(incoming, core: core, unhealthy: verdict)
         }
         let body: SessionBody
         switch SessionBody.parse(request) {
@@ -291,14 +357,16 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             guard call.ports.contains(where: { $0 != nil }) else {
                 let exhausted = offer.media.contains { SDPAnswerer.isRecordable($0, srtp: policy) }
                 releasePorts(call, recordingEnds: false)
-                return exhausted ? refuse(incoming, core: core, status: 503, why: "no free media ports")
+                return exhausted ? refuse(incoming, core: core, status: 503, why: "no free media ports", reason: HealthProblem.noMediaPorts.rawValue)
                     : refuse(incoming, core: core, status: 488, warning: .noRecordableStream, why: "no recordable stream")
             }
             call.lastRemoteSDP = offer
             answerSDP = call.answerer.answer(to: offer, ports: call.ports)
         } else {
             // Delayed offer (CUCM, or SIPREC with metadata only): we offer, the ACK answers.
-            guard let port = media.openPort(ipv6: ipv6) else { return refuse(incoming, core: core, status: 503, why: "no free media ports") }
+            guard let port = media.openPort(ipv6: ipv6) else {
+                return refuse(incoming, core: core, status: 503, why: "no free media ports", reason: HealthProblem.noMediaPorts.rawValue)
+            }
             call.ports = [port]
             answerSDP = call.answerer.offer(port: port, srtp: configuration.srtpPolicy)
         }
@@ -521,6 +589,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             recordings[call.recordingID] = session
         }
         writer.write(session)
+        if draining { onCallCountChanged?(pending.count + established.count) }
     }
 
     private func saveRecord(_ recordingID: String) {

@@ -1,3 +1,4 @@
+import Cluster
 import Logging
 import NIOCore
 import NIOPosix
@@ -5,13 +6,19 @@ import ServiceLifecycle
 import SIPCore
 import SIPStack
 
-/// Runs the SIP listeners until graceful shutdown. Everything SIP happens on one event loop.
+/// Runs the SIP listeners until graceful shutdown, then drains: new calls and OPTIONS get 503
+/// while calls in progress go on recording, until they end, the drain timeout passes or a
+/// second SIGTERM arrives (`endCallsNow`). Everything SIP happens on one event loop.
 public final class SIPService: Service, @unchecked Sendable {
     public let core: SIPServerCore
     public let controller: RecordingSessionController
     private let configuration: ServerConfiguration
     private let logger: Logger
     private let onListening: (@Sendable ([SIPListenAddress]) -> Void)?
+    // Event loop only.
+    private var drainState = DrainState()
+    private var drainFinished: EventLoopPromise<Void>?
+    private var drainTimer: Scheduled<Void>?
 
     public init(configuration: ServerConfiguration, logger: Logger, eventLoop: EventLoop,
                 onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil) throws {
@@ -56,10 +63,12 @@ public final class SIPService: Service, @unchecked Sendable {
         }
         onListening?(bound)
         try? await gracefulShutdown()
+        await drain()
         logger.info("SIP listeners closing")
         for channel in channels { try? await channel.close() }
         try? await core.eventLoop.submit { [core, controller] in
-            controller.shutdown(core: core)
+            // Nothing is left after a drain; this ends what a failed drain step left behind.
+            controller.endAllCalls(core: core, reason: "server shutdown")
             core.closeAllConnections()
             core.cancelAllTimers()
         }.get()
@@ -68,5 +77,77 @@ public final class SIPService: Service, @unchecked Sendable {
         controller.stopMedia()
         try? await core.eventLoop.submit { [controller] in controller.closeMediaSockets() }.get()
         await controller.flushRecords()
+        logger.notice("SIP service stopped")
+    }
+
+    /// A second termination signal: the calls still recording are ended now (BYE, files
+    /// finished) instead of at the drain timeout.
+    public func endCallsNow() {
+        core.eventLoop.execute { [self] in terminationSignal() }
+    }
+
+    /// Waits until the drain is over; the listeners stay open meanwhile, for the 503s and for
+    /// the in-dialog requests (re-INVITE, UPDATE, BYE) of the calls that go on.
+    private func drain() async {
+        let promise = core.eventLoop.makePromise(of: Void.self)
+        core.eventLoop.execute { [self] in
+            drainFinished = promise
+            controller.onCallCountChanged = { [weak self] count in
+                guard let self else { return }
+                perform(drainState.callsChanged(activeCalls: count))
+            }
+            if drainState.isDraining {
+                // A second signal came before the graceful shutdown reached this service.
+                if drainState.phase == .finished { perform(.finish) }
+            } else {
+                terminationSignal()
+            }
+        }
+        try? await promise.futureResult.get()
+    }
+
+    private func terminationSignal() {
+        let seconds = Double(configuration.drainTimeout.components.seconds)
+        for action in drainState.signal(now: Self.now(), timeout: seconds, activeCalls: controller.snapshot.activeCalls) {
+            perform(action)
+        }
+    }
+
+    private static func now() -> Double {
+        Double(NIODeadline.now().uptimeNanoseconds) / 1e9
+    }
+
+    private func perform(_ action: DrainState.Action) {
+        switch action {
+        case .none:
+            break
+        case .startRefusing:
+            controller.beginDrain()
+            let calls = controller.snapshot.activeCalls
+            logger.notice("draining: new calls get 503, calls in progress go on", metadata: [
+                "calls": "\(calls)", "timeoutSeconds": "\(configuration.drainTimeout.components.seconds)",
+            ])
+            if calls > 0 {
+                drainTimer = core.eventLoop.scheduleTask(in: .nanoseconds(configuration.drainTimeout.nanosecondsValue)) { [self] in
+                    perform(drainState.tick(now: Self.now() + 0.001))
+                }
+            }
+        case .endCalls(let reason):
+            drainTimer?.cancel()
+            logger.notice("ending the calls still recording", metadata: ["calls": "\(controller.snapshot.activeCalls)", "why": "\(reason.rawValue)"])
+            controller.endAllCalls(core: core, reason: reason.rawValue) { [self] in
+                perform(drainState.callsEnded())
+            }
+            // A BYE that is never answered ends its transaction after 64*T1; do not wait longer.
+            core.eventLoop.scheduleTask(in: .nanoseconds(configuration.timers.t1.nanosecondsValue * 64)) { [self] in
+                perform(drainState.callsEnded())
+            }
+        case .finish:
+            drainTimer?.cancel()
+            controller.onCallCountChanged = nil
+            logger.notice("drain finished")
+            drainFinished?.succeed()
+            drainFinished = nil
+        }
     }
 }

@@ -48,6 +48,9 @@ public struct ServerConfiguration: Sendable {
     public var incompleteMessageTimeout: Duration = .seconds(10)
     /// Delay before INVITEs are answered (0 in production; tests use it to exercise CANCEL).
     public var answerDelay: Duration = .zero
+    /// After SIGTERM, how long calls in progress may go on recording before the recorder ends
+    /// them with a BYE (a second SIGTERM ends them at once).
+    public var drainTimeout: Duration = .seconds(900)
     public var maxConcurrentCalls = 10_000
     /// Media streams one session may ask for; an offer with more m-lines gets 488.
     public var maxStreamsPerCall = 16
@@ -150,13 +153,14 @@ public struct ServerConfiguration: Sendable {
             var maxConnections: Int?
             var maxTransactions: Int?
             var minSessionExpires: Int?
+            var drainTimeoutS: Int?
             var tls: TLS?
             enum CodingKeys: String, CodingKey {
                 case listen, advertisedHost = "advertised-host", trustedNetworks = "trusted-networks", timers, limits
                 case incompleteMessageTimeoutMs = "incomplete-message-timeout-ms", answerDelayMs = "answer-delay-ms"
                 case maxConcurrentCalls = "max-concurrent-calls", maxStreamsPerCall = "max-streams-per-call"
                 case maxConnections = "max-connections", maxTransactions = "max-transactions"
-                case minSessionExpires = "min-session-expires", tls
+                case minSessionExpires = "min-session-expires", tls, drainTimeoutS = "drain-timeout-s"
             }
         }
         struct HTTP: Decodable { var listen: String? }
@@ -249,6 +253,7 @@ public struct ServerConfiguration: Sendable {
             }
             if let v = sip.incompleteMessageTimeoutMs { incompleteMessageTimeout = try Self.milliseconds(v, key: "sip.incomplete-message-timeout-ms", minimum: 100) }
             if let v = sip.answerDelayMs { answerDelay = try Self.milliseconds(v, key: "sip.answer-delay-ms", minimum: 0) }
+            if let v = sip.drainTimeoutS { drainTimeout = .seconds(try Self.positive(v, key: "sip.drain-timeout-s", minimum: 0)) }
             if let v = sip.maxConcurrentCalls { maxConcurrentCalls = try Self.positive(v, key: "sip.max-concurrent-calls", minimum: 1) }
             if let v = sip.maxStreamsPerCall { maxStreamsPerCall = try Self.positive(v, key: "sip.max-streams-per-call", minimum: 1) }
             if let v = sip.maxConnections { maxConnections = try Self.positive(v, key: "sip.max-connections", minimum: 1) }

@@ -63,6 +63,6 @@ struct Siprecd: AsyncParsableCommand {
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
         let application = try Application(configuration: configuration, logger: logger, metricsRegistry: registry)
-        try await application.serviceGroup.run()
+        try await application.run()
     }
 }

@@ -388,7 +388,7 @@ struct MediaIntegrationTests {
         #expect(record["file"] == nil)
     }
 
-    @Test("a spool short of space: new INVITEs get 503 with Retry-After (the SBC records elsewhere), OPTIONS still answers")
+    @Test("a spool short of space: new INVITEs and the SBC's OPTIONS keepalives get 503 with Retry-After (it records elsewhere)")
     func spoolShortOfSpace() async throws {
         // More free space asked for than any disk has.
         let server = try ServerProcess(yaml: Self.yaml + "recording:\n  spool-min-free-mb: 1000000000\n")
@@ -399,7 +399,14 @@ struct MediaIntegrationTests {
         #expect(final?.statusCode == 503)
         #expect(final?.headers[.retryAfter] != nil)
         try await client.send(SIPText.options(port: client.localPort))
-        #expect(await client.nextResponse()?.statusCode == 200)
+        let options = await client.nextResponse()
+        #expect(options?.statusCode == 503)
+        #expect(options?.headers[.retryAfter] == "30")
+        #expect(options?.headers.firstValue(.warning)?.contains("spool short of space") == true)
+        // Readiness says which check fails.
+        let ready = try await CatalogIntegrationTests.get(server.httpPort, "/readyz", token: nil)
+        #expect(ready.status == 503)
+        #expect((ready.json["checks"] as? [String: String])?["spool"] == "spool short of space or not writable")
         await client.close()
     }
 

@@ -98,7 +98,7 @@ struct SIPServerIntegrationTests {
         text.split(whereSeparator: \.isNewline).filter { $0.hasPrefix("m=") }.count
     }
 
-    @Test("storage that cannot take records: INVITE gets 503 with Retry-After (SBCs fail over), OPTIONS still answers")
+    @Test("storage that cannot take records: INVITE and OPTIONS get 503 with Retry-After (SBCs fail over); the server goes on")
     func storageFailure() async throws {
         // A plain file where the records folder belongs.
         let server = try ServerProcess { data in try Data("blocked".utf8).write(to: data.appendingPathComponent("recordings")) }
@@ -108,6 +108,13 @@ struct SIPServerIntegrationTests {
         #expect(final?.statusCode == 503)
         #expect(final?.headers[.retryAfter] != nil)
         #expect(server.log.contains("recording records cannot be written"))
+        try await client.send(SIPText.options(port: client.localPort))
+        let options = await client.nextResponse()
+        #expect(options?.statusCode == 503)
+        #expect(options?.headers.firstValue(.warning)?.contains("records cannot be written") == true)
+        // Each refusal reason is counted.
+        let metrics = String(decoding: try await CatalogIntegrationTests.get(server.httpPort, "/metrics", token: nil).body, as: UTF8.self)
+        #expect(metrics.contains(#"siprecd_sip_rejected_total{reason="recordsNotWritable"} 1"#), "\(metrics)")
         await client.close()
         #expect(server.isRunning)
     }
