@@ -97,8 +97,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // Node health (what makes us answer 503), drain, and later replication and job leadership.
-        .target(name: "Cluster"),
+        // Node health (what makes us answer 503), the drain, and replication between nodes
+        // (an outbox fed from the records journal, an inbox behind the admin API).
+        .target(name: "Cluster", dependencies: ["Catalog", .product(name: "Logging", package: "swift-log")]),
         // Composition: configuration, the session controller, buildApplication.
         .target(
             name: "SIPRECServer",
@@ -209,7 +210,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ClusterTests",
-            dependencies: ["Cluster"]
+            dependencies: ["Cluster", "Catalog", .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "siprecctlTests",

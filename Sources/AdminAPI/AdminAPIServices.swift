@@ -81,6 +81,29 @@ public protocol AudioTranscoder: Sendable {
     var formats: [String] { get }
 }
 
+/// Receives recordings replicated by peer nodes (`/api/v1/replication/…`).
+public protocol ReplicationReceiver: Sendable {
+    /// Bytes of file `index` received so far, and whether the recording is already stored.
+    func status(recordingID: String, index: Int) async throws -> (receivedBytes: Int64, committed: Bool)
+    /// Appends a chunk at `offset` (0 starts over); returns the bytes received. Throws
+    /// `ReplicationReceiveError.offsetMismatch` when `offset` is not where the file ends.
+    func append(recordingID: String, index: Int, offset: Int64, bytes: [UInt8]) async throws -> Int64
+    /// Verifies and stores the recording (manifest JSON); true when it was new.
+    func commit(recordingID: String, manifest: [UInt8]) async throws -> Bool
+}
+
+/// How a replication request failed, for its HTTP status.
+public enum ReplicationReceiveError: Error {
+    /// 409 with the bytes received, so the sender resumes there.
+    case offsetMismatch(received: Int64)
+    /// 422: the files do not match the manifest (checksum or size); the sender sends again.
+    case unprocessable(String)
+    /// 409: the archive holds different audio at that path.
+    case conflict(String)
+    /// 400.
+    case invalid(String)
+}
+
 /// One readiness check: `ok`, or what is wrong.
 public struct ReadinessReport: Sendable {
     public var checks: [String: String]
@@ -103,6 +126,8 @@ public struct AdminAPIServices: Sendable {
     public var reload: (@Sendable () async throws -> [String])?
     /// The secret of `SIPRECD_API_TOKEN`: an admin token that needs no catalog.
     public var bootstrapToken: String?
+    /// Takes recordings from peers (nil: replication endpoints answer 503).
+    public var replication: (any ReplicationReceiver)?
 
     public init(catalog: any RecordingCatalog, calls: (any LiveCallControl)? = nil, transcoder: (any AudioTranscoder)? = nil,
                 audioRoots: [URL], readiness: @escaping @Sendable () async -> ReadinessReport = { ReadinessReport(checks: [:]) },

@@ -12,6 +12,8 @@ public struct Problem: Error, HTTPResponseError, Sendable {
     public var extraHeaders: HTTPFields = [:]
     /// Extra members (readiness checks).
     var extra: [String: String]?
+    /// For a replication upload at the wrong offset: where the receiver's copy ends.
+    var receivedBytes: Int64?
 
     public init(_ status: HTTPResponse.Status, _ slug: String, _ title: String, detail: String, parameter: String? = nil) {
         self.status = status
@@ -54,6 +56,7 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         ]
         if let parameter { object["parameter"] = parameter }
         if let extra { object["checks"] = extra }
+        if let receivedBytes { object["receivedBytes"] = receivedBytes }
         let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         var headers = extraHeaders
         headers[.contentType] = "application/problem+json"

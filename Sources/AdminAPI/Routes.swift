@@ -28,8 +28,39 @@ public struct AdminAPI: Sendable {
         ("GET", "/api/v1/calls"), ("POST", "/api/v1/calls/{id}/pause"), ("POST", "/api/v1/calls/{id}/resume"),
         ("POST", "/api/v1/calls/{id}/stop"), ("POST", "/api/v1/admin/reload"), ("POST", "/api/v1/admin/tokens"),
         ("GET", "/api/v1/admin/tokens"), ("DELETE", "/api/v1/admin/tokens/{id}"), ("GET", "/api/v1/admin/audit"),
+        ("GET", "/api/v1/replication/recordings/{id}/files/{index}"), ("PUT", "/api/v1/replication/recordings/{id}/files/{index}"),
+        ("PUT", "/api/v1/replication/recordings/{id}"),
         ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/"),
     ]
+
+    /// The largest replication chunk a peer may PUT at once.
+    static let maxReplicationChunk = 16 << 20
+
+    private func replicationTarget(_ context: AdminAPIContext) throws -> (any ReplicationReceiver, String, Int) {
+        guard let receiver = services.replication else { throw Problem.unavailable("replication is not enabled on this node") }
+        let id = try context.parameters.require("id")
+        guard let index = Int(try context.parameters.require("index")), index >= 0 else {
+            throw Problem.invalid("index", "index must be the file's number in the recording (0 or more)")
+        }
+        return (receiver, id, index)
+    }
+
+    /// Maps the receiver's errors onto problem responses.
+    static func replicationCall<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as ReplicationReceiveError {
+            switch error {
+            case .offsetMismatch(let received):
+                var problem = Problem(.conflict, "offset-mismatch", "Upload offset mismatch", detail: "continue at byte \(received)")
+                problem.receivedBytes = received
+                throw problem
+            case .unprocessable(let why): throw Problem(.unprocessableContent, "replica-mismatch", "Replica does not match", detail: why)
+            case .conflict(let why): throw Problem(.conflict, "replica-conflict", "Replica conflicts with the archive", detail: why)
+            case .invalid(let why): throw Problem(.badRequest, "invalid-replica", "Invalid replication request", detail: why)
+            }
+        }
+    }
 
     public func router() -> Router<AdminAPIContext> {
         let router = Router(context: AdminAPIContext.self)
@@ -92,6 +123,38 @@ public struct AdminAPI: Sendable {
                 throw Problem.notFound("no live call records \(id)")
             }
             return json(["recordingId": id, "state": "stopping"], status: .accepted)
+        }
+        api.get("replication/recordings/{id}/files/{index}") { request, context in
+            _ = try await authenticator.authorize(request, roles: [.admin])
+            let (receiver, id, index) = try replicationTarget(context)
+            let status = try await Self.replicationCall { try await receiver.status(recordingID: id, index: index) }
+            return json(["recordingId": id, "index": index, "receivedBytes": status.receivedBytes, "committed": status.committed])
+        }
+        api.put("replication/recordings/{id}/files/{index}") { request, context in
+            _ = try await authenticator.authorize(request, roles: [.admin])
+            let (receiver, id, index) = try replicationTarget(context)
+            guard let offsetText = request.uri.queryParameters.get("offset"), let offset = Int64(offsetText), offset >= 0 else {
+                throw Problem.invalid("offset", "offset must be the byte position of the chunk in the file (0 or more)")
+            }
+            let body: ByteBuffer
+            do {
+                body = try await request.body.collect(upTo: Self.maxReplicationChunk)
+            } catch {
+                throw Problem(.contentTooLarge, "chunk-too-large", "Chunk too large",
+                              detail: "send chunks of at most \(Self.maxReplicationChunk) bytes")
+            }
+            let received = try await Self.replicationCall {
+                try await receiver.append(recordingID: id, index: index, offset: offset, bytes: Array(buffer: body))
+            }
+            return json(["recordingId": id, "index": index, "receivedBytes": received])
+        }
+        api.put("replication/recordings/{id}") { request, context in
+            _ = try await authenticator.authorize(request, roles: [.admin])
+            guard let receiver = services.replication else { throw Problem.unavailable("replication is not enabled on this node") }
+            let id = try context.parameters.require("id")
+            let body = try await request.body.collect(upTo: 4 << 20)
+            let stored = try await Self.replicationCall { try await receiver.commit(recordingID: id, manifest: Array(buffer: body)) }
+            return json(["recordingId": id, "stored": stored], status: stored ? .created : .ok)
         }
         api.post("admin/reload") { request, _ in
             _ = try await authenticator.authorize(request, roles: [.admin])

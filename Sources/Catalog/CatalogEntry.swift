@@ -69,6 +69,8 @@ public struct CatalogEntry: Sendable, Equatable {
     public var files: [File]
     /// The whole record, as one JSON object.
     public var recordJSON: String
+    /// The node that recorded it, for a recording received by replication (nil: this node's).
+    public var origin: String?
 
     public init(id: String, interactionID: String, segment: Int, source: String, state: String, tenant: String,
                 startedAt: Date, endedAt: Date?, durationSeconds: Double?, srcAddress: String?, callIDs: [String],
@@ -184,6 +186,7 @@ extension CatalogEntry {
             files: files,
             recordJSON: String(decoding: data, as: UTF8.self)
         )
+        origin = record.origin
     }
 
     /// The fields of a journal line the catalog indexes; the rest stays in `recordJSON`.
@@ -227,6 +230,7 @@ extension CatalogEntry {
         var participants: [Participant]?
         var file: File?
         var files: [File]?
+        var origin: String?
     }
 
     /// A decoder for journal lines (dates as the journal writes them); reuse one per batch.

@@ -483,7 +483,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         return UInt64(info.f_bavail) * UInt64(info.f_frsize)
     }
 
-    static func sha256(_ path: String) -> String? {
+    public static func sha256(_ path: String) -> String? {
         var hex = [CChar](repeating: 0, count: 65)
         guard mio_sha256_file(path, &hex) == 0 else { return nil }
         return String(decoding: hex.prefix(64).map { UInt8(bitPattern: $0) }, as: UTF8.self)

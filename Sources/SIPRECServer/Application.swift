@@ -9,6 +9,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import Prometheus
+import Recording
 import ServiceLifecycle
 import SIPStack
 import UnixSignals
@@ -27,6 +28,8 @@ public struct Application: Sendable {
     public let ingestor: JournalIngestor
     /// Webhook deliveries, when endpoints are configured.
     public let webhooks: WebhookOutbox?
+    /// Sending to peers, when `replication.peers` are configured.
+    public let replication: ReplicationOutbox?
 
     public init(configuration: ServerConfiguration, logger: Logger,
                 metricsRegistry: PrometheusCollectorRegistry? = nil,
@@ -74,10 +77,33 @@ public struct Application: Sendable {
                                              logger: logger, name: "webhook outbox"))
             services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await outbox.runDeliveries() } }))
         }
+        // Replication: recordings from peers land in their own journal (applied to the catalog
+        // by an ingestor of their own); this node's finished recordings go to its peers.
+        let archiveDirectory = URL(fileURLWithPath: configuration.recording.archive(in: configuration.dataDirectory))
+        let inbox = try ReplicationInbox(dataDirectory: URL(fileURLWithPath: configuration.dataDirectory), archiveDirectory: archiveDirectory,
+                                         logger: logger, hashFile: { SpoolWriter.sha256($0) })
+        let replicaIngestor = JournalIngestor(recordsFolder: inbox.journalRoot, node: configuration.nodeName + "/replicated",
+                                              catalog: catalog, logger: logger, name: "replicated records")
+        inbox.onAppended = { paths in replicaIngestor.noteAppended(paths) }
+        if configuration.replicationPeers.isEmpty {
+            replication = nil
+        } else {
+            let outbox = try ReplicationOutbox(
+                folder: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("replication"),
+                settings: ReplicationSettings(node: configuration.nodeName, archiveDirectory: archiveDirectory, peers: configuration.replicationPeers.map {
+                    ReplicationPeer(name: $0.name, url: $0.url, token: $0.token, maxBytesPerSecond: $0.maxBytesPerSecond)
+                }),
+                logger: logger)
+            replication = outbox
+            ingestors.append(JournalIngestor(recordsFolder: ingestor.root, node: configuration.nodeName, catalog: outbox,
+                                             logger: logger, name: "replication outbox"))
+            services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await outbox.runSenders() } }))
+        }
         let allIngestors = ingestors
         sip.controller.onRecordsAppended { paths in
             for ingestor in allIngestors { ingestor.noteAppended(paths) }
         }
+        ingestors.append(replicaIngestor)
         for each in ingestors {
             services.append(.init(service: TaskService {
                 await withGracefulShutdownHandler {
@@ -96,7 +122,8 @@ public struct Application: Sendable {
         let recording = configuration.recording
         let dataDirectory = configuration.dataDirectory
         let webhooks = self.webhooks
-        let apiServices = AdminAPIServices(
+        let replication = self.replication
+        var apiServices = AdminAPIServices(
             catalog: catalog,
             calls: LiveCallDirectory(controller: controller, eventLoop: loop),
             transcoder: FileTranscoder(),
@@ -123,6 +150,18 @@ public struct Application: Sendable {
                 text += Self.gauge("siprecd_catalog_failing", "1 while the catalog refuses writes", stats.failing ? 1 : 0)
                 text += Self.counter("siprecd_catalog_lines_applied_total", "Journal lines applied to the catalog", stats.linesApplied)
                 text += Self.counter("siprecd_catalog_lines_skipped_total", "Journal lines that were not records", stats.linesSkipped)
+                if let outbox = replication {
+                    for (peer, stats) in outbox.currentStatistics.sorted(by: { $0.key < $1.key }) {
+                        let label = "{peer=\"\(peer)\"}"
+                        text += Self.gauge("siprecd_replication_pending\(label)", "Recordings waiting to be sent to the peer", stats.pending)
+                        text += Self.gauge("siprecd_replication_lag_seconds\(label)", "Age of the oldest recording waiting for the peer",
+                                           Int(stats.oldestPendingSeconds.rounded()))
+                        text += Self.counter("siprecd_replication_sent_total\(label)", "Recordings the peer stored", stats.sent)
+                        text += Self.counter("siprecd_replication_bytes_sent_total\(label)", "Audio bytes sent to the peer", Int(stats.bytesSent))
+                        text += Self.gauge("siprecd_replication_failing\(label)", "1 while sending to the peer fails", stats.failing ? 1 : 0)
+                    }
+                }
+                text += Self.counter("siprecd_replication_received_total", "Recordings received from peers", inbox.committed)
                 if let outbox = webhooks {
                     text += Self.gauge("siprecd_webhooks_pending", "Webhook events waiting for delivery", outbox.pendingCount)
                     text += Self.counter("siprecd_webhooks_delivered_total", "Webhook events delivered", outbox.delivered)
@@ -131,6 +170,7 @@ public struct Application: Sendable {
                 return text
             },
             bootstrapToken: configuration.apiBootstrapToken)
+        apiServices.replication = InboxReceiver(inbox: inbox)
         let api = AdminAPI(services: apiServices, logger: logger)
         guard let listen = HTTPListen(configuration.httpListen) else {
             throw ServerConfiguration.Error(key: "http.listen", problem: "must be HOST:PORT")
@@ -184,6 +224,43 @@ public struct Application: Sendable {
 
     static func counter(_ name: String, _ help: String, _ value: Int) -> String {
         "# HELP \(name) \(help)\n# TYPE \(name) counter\n\(name) \(value)\n"
+    }
+}
+
+/// The admin API's view of the replication inbox (its errors as the API's).
+struct InboxReceiver: ReplicationReceiver {
+    let inbox: ReplicationInbox
+
+    func status(recordingID: String, index: Int) async throws -> (receivedBytes: Int64, committed: Bool) {
+        try mapped { try inbox.status(recordingID: recordingID, index: index) }
+    }
+
+    func append(recordingID: String, index: Int, offset: Int64, bytes: [UInt8]) async throws -> Int64 {
+        try mapped { try inbox.append(recordingID: recordingID, index: index, offset: offset, bytes: bytes) }
+    }
+
+    func commit(recordingID: String, manifest: [UInt8]) async throws -> Bool {
+        let decoded: ReplicationManifest
+        do {
+            decoded = try JSONDecoder().decode(ReplicationManifest.self, from: Data(manifest))
+        } catch {
+            throw ReplicationReceiveError.invalid("manifest is not valid JSON: \(error)")
+        }
+        guard decoded.recordingID == recordingID else { throw ReplicationReceiveError.invalid("manifest is for another recording") }
+        return try mapped { try inbox.commit(decoded) == .stored }
+    }
+
+    private func mapped<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as ReplicationError {
+            switch error {
+            case .offsetMismatch(let received): throw ReplicationReceiveError.offsetMismatch(received: received)
+            case .checksumMismatch, .incomplete: throw ReplicationReceiveError.unprocessable(error.description)
+            case .conflict: throw ReplicationReceiveError.conflict(error.description)
+            case .invalid: throw ReplicationReceiveError.invalid(error.description)
+            }
+        }
     }
 }
 

@@ -32,6 +32,19 @@ public struct ServerConfiguration: Sendable {
         public var secret: String?
     }
 
+    /// Peers this node sends its finished recordings to (`replication.peers`).
+    public var replicationPeers: [ReplicationPeerSetting] = []
+
+    public struct ReplicationPeerSetting: Sendable, Equatable {
+        public var name: String
+        public var url: URL
+        /// The environment variable holding the peer's admin token, and the token read from it.
+        public var tokenEnvironment: String?
+        public var token: String?
+        /// Upload cap toward the peer, bytes per second (nil: none).
+        public var maxBytesPerSecond: Int?
+    }
+
     /// The configuration file, for `POST /api/v1/admin/reload`.
     public var configurationFile: String?
 
@@ -164,6 +177,16 @@ public struct ServerConfiguration: Sendable {
             }
         }
         struct HTTP: Decodable { var listen: String? }
+        struct Replication: Decodable {
+            struct Peer: Decodable {
+                var name: String?
+                var url: String
+                var tokenEnv: String?
+                var maxKbps: Int?
+                enum CodingKeys: String, CodingKey { case name, url, tokenEnv = "token-env", maxKbps = "max-kbps" }
+            }
+            var peers: [Peer]?
+        }
         struct Catalog: Decodable { var database: String?; var node: String? }
         struct Webhooks: Decodable {
             struct Endpoint: Decodable {
@@ -223,10 +246,13 @@ public struct ServerConfiguration: Sendable {
         var http: HTTP?
         var catalog: Catalog?
         var webhooks: Webhooks?
+        var replication: Replication?
         var dataDir: String?
         var media: Media?
         var log: Log?
-        enum CodingKeys: String, CodingKey { case sip, sessions, recording, http, catalog, webhooks, dataDir = "data-dir", media, log }
+        enum CodingKeys: String, CodingKey {
+            case sip, sessions, recording, http, catalog, webhooks, replication, dataDir = "data-dir", media, log
+        }
     }
 
     /// Applies a YAML document on top of the current values.
@@ -325,6 +351,21 @@ public struct ServerConfiguration: Sendable {
                 webhookGiveUpAfter = .seconds(seconds)
             }
         }
+        if let replication = file.replication {
+            replicationPeers = try (replication.peers ?? []).enumerated().map { index, peer in
+                guard let url = URL(string: peer.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+                    throw Error(key: "replication.peers[\(index)].url", problem: "must be an http or https URL of the peer's admin API")
+                }
+                if let kbps = peer.maxKbps, kbps <= 0 {
+                    throw Error(key: "replication.peers[\(index)].max-kbps", problem: "must be positive (leave it out for no cap)")
+                }
+                return ReplicationPeerSetting(name: peer.name ?? url.host ?? "peer\(index)", url: url, tokenEnvironment: peer.tokenEnv,
+                                              token: nil, maxBytesPerSecond: peer.maxKbps.map { $0 * 1000 / 8 })
+            }
+            if Set(replicationPeers.map(\.name)).count != replicationPeers.count {
+                throw Error(key: "replication.peers", problem: "peer names must differ")
+            }
+        }
         if let ports = file.media?.rtpPorts { try setRTPPorts(ports) }
         if let value = file.media?.srtp {
             guard let policy = SRTPPolicy(rawValue: value) else { throw Error(key: "media.srtp", problem: "'\(value)' is not accept or require") }
@@ -366,6 +407,11 @@ public struct ServerConfiguration: Sendable {
             tls?.privateKeyPassphrase = passphrase
         }
         if let token = environment["SIPRECD_API_TOKEN"], !token.isEmpty { apiBootstrapToken = token }
+        for index in replicationPeers.indices {
+            if let name = replicationPeers[index].tokenEnvironment, let token = environment[name], !token.isEmpty {
+                replicationPeers[index].token = token
+            }
+        }
         for index in webhooks.indices {
             if let name = webhooks[index].secretEnvironment, let secret = environment[name], !secret.isEmpty {
                 webhooks[index].secret = secret

@@ -94,8 +94,13 @@ struct AdminAPITests {
         let fixture = try await APIFixture()
         try await fixture.test { client in
             for operation in AdminAPI.operations {
-                let path = operation.path.replacingOccurrences(of: "{id}", with: "rec-a")
-                let method: HTTPRequest.Method = operation.method == "GET" ? .get : operation.method == "POST" ? .post : .delete
+                let path = operation.path.replacingOccurrences(of: "{id}", with: "rec-a").replacingOccurrences(of: "{index}", with: "0")
+                let method: HTTPRequest.Method = switch operation.method {
+                case "GET": .get
+                case "POST": .post
+                case "PUT": .put
+                default: .delete
+                }
                 try await client.execute(uri: path, method: method, headers: bearer("wrong")) { response in
                     // Unauthenticated API calls are 401; open ones answer; none is an unknown route.
                     let body = object(response.body)

@@ -229,7 +229,16 @@ struct Sipp {
 
     /// A port no one listens on now (sipp needs its own; the kernel's choice avoids clashes).
     static func freeUDPPort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        try freePort(type: Int32(SOCK_DGRAM.rawValue))
+    }
+
+    /// A TCP port no one listens on now (for a server started later on a known port).
+    static func freeTCPPort() throws -> Int {
+        try freePort(type: Int32(SOCK_STREAM.rawValue))
+    }
+
+    private static func freePort(type: Int32) throws -> Int {
+        let fd = socket(AF_INET, type, 0)
         defer { close(fd) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)

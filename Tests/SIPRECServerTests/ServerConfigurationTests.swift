@@ -122,6 +122,10 @@ struct ServerConfigurationTests {
         ("recording:\n  archive-template: \"{callid}.wav\"\n", "recording.archive-template"),
         ("recording:\n  playout-delay-ms: 5\n", "recording.playout-delay-ms"),
         ("sessions:\n  metadata: {max-depth: 1}\n", "sessions.metadata.max-depth"),
+        ("sip:\n  drain-timeout-s: -1\n", "sip.drain-timeout-s"),
+        ("replication:\n  peers: [{url: ftp://node2.example.com}]\n", "replication.peers[0].url"),
+        ("replication:\n  peers: [{url: http://node2.example.com, max-kbps: 0}]\n", "replication.peers[0].max-kbps"),
+        ("replication:\n  peers: [{name: a, url: http://a.example.com}, {name: a, url: http://b.example.com}]\n", "replication.peers"),
     ])
     func badValues(yaml: String, key: String) {
         var configuration = ServerConfiguration()
@@ -131,6 +135,31 @@ struct ServerConfigurationTests {
         } catch {
             Issue.record("unexpected \(error)")
         }
+    }
+
+    @Test("drain timeout and replication peers, with the peer's token from the environment")
+    func drainAndReplication() throws {
+        var configuration = ServerConfiguration()
+        #expect(configuration.drainTimeout == .seconds(900))
+        #expect(configuration.replicationPeers.isEmpty)
+        try configuration.apply(yaml: """
+            sip:
+              drain-timeout-s: 60
+            replication:
+              peers:
+                - name: node2
+                  url: https://node2.example.com:8443
+                  token-env: PEER_TOKEN
+                  max-kbps: 16000
+                - url: http://node3.example.com:8080
+            """)
+        configuration.apply(environment: ["PEER_TOKEN": "secret-2"])
+        #expect(configuration.drainTimeout == .seconds(60))
+        #expect(configuration.replicationPeers.map(\.name) == ["node2", "node3.example.com"])
+        #expect(configuration.replicationPeers.first?.token == "secret-2")
+        #expect(configuration.replicationPeers.first?.maxBytesPerSecond == 2_000_000)
+        #expect(configuration.replicationPeers.last?.token == nil)
+        #expect(configuration.replicationPeers.last?.maxBytesPerSecond == nil)
     }
 
     @Test("a TLS listener without certificate settings fails validation")
