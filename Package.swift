@@ -65,6 +65,10 @@ let package = Package(
                 "Catalog",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         // Webhooks: events derived from the records journal, a durable outbox, signed POSTs.
@@ -97,6 +101,11 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // glibc's stub resolver (res_ninit/res_nquery on a private state) for SRV, NAPTR, A and AAAA.
+        .target(name: "CResolv", linkerSettings: [.linkedLibrary("resolv")]),
+        // RFC 3263 target location: DNS queries on worker threads, TTL cache, SRV priority
+        // and weighted order, NAPTR. No NIO, so siprec-loadgen uses it too.
+        .target(name: "SIPLocator", dependencies: ["CResolv"]),
         // Node health (what makes us answer 503), the drain, and replication between nodes
         // (an outbox fed from the records journal, an inbox behind the admin API).
         .target(name: "Cluster", dependencies: ["Catalog", .product(name: "Logging", package: "swift-log")]),
@@ -156,7 +165,7 @@ let package = Package(
         // then verifies the recordings siprecd wrote (duration, tones, channel alignment).
         .executableTarget(
             name: "siprec-loadgen",
-            dependencies: ["Media", "Catalog", .product(name: "ArgumentParser", package: "swift-argument-parser")]
+            dependencies: ["Media", "Catalog", "SIPLocator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         // Parser throughput and allocation benchmark (release build, `make bench-parse`).
         .executableTarget(
@@ -204,9 +213,13 @@ let package = Package(
         ),
         .testTarget(
             name: "CatalogTests",
-            dependencies: ["Catalog", "CatalogSQLite", "CatalogPostgres", "SIPTestSupport",
+            dependencies: ["Catalog", "CatalogSQLite", "CatalogPostgres", "Cluster", "SIPTestSupport",
                            .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
+        ),
+        .testTarget(
+            name: "SIPLocatorTests",
+            dependencies: ["SIPLocator", "SIPTestSupport"]
         ),
         .testTarget(
             name: "ClusterTests",

@@ -26,6 +26,8 @@ public struct AdminAPI: Sendable {
         ("GET", "/api/v1/recordings"), ("GET", "/api/v1/recordings/{id}"), ("GET", "/api/v1/recordings/{id}/metadata"),
         ("GET", "/api/v1/recordings/{id}/audio"), ("GET", "/api/v1/recordings/{id}/waveform"),
         ("GET", "/api/v1/calls"), ("POST", "/api/v1/calls/{id}/pause"), ("POST", "/api/v1/calls/{id}/resume"),
+        ("GET", "/api/v1/recordings/{id}/legal-hold"), ("PUT", "/api/v1/recordings/{id}/legal-hold"),
+        ("DELETE", "/api/v1/recordings/{id}/legal-hold"),
         ("POST", "/api/v1/calls/{id}/stop"), ("POST", "/api/v1/admin/reload"), ("POST", "/api/v1/admin/tokens"),
         ("GET", "/api/v1/admin/tokens"), ("DELETE", "/api/v1/admin/tokens/{id}"), ("GET", "/api/v1/admin/audit"),
         ("GET", "/api/v1/replication/recordings/{id}/files/{index}"), ("PUT", "/api/v1/replication/recordings/{id}/files/{index}"),
@@ -103,6 +105,18 @@ public struct AdminAPI: Sendable {
         api.get("recordings/{id}/waveform") { request, context in
             let token = try await authenticator.authorize(request, roles: Self.readers)
             return try await waveform(request, context, token: token)
+        }
+        api.get("recordings/{id}/legal-hold") { request, context in
+            let token = try await authenticator.authorize(request, roles: Self.readers)
+            let entry = try await recording(context, token: token)
+            let held = try await catalogCall { try await services.catalog.isOnLegalHold(id: entry.id) }
+            return json(["recordingId": entry.id, "legalHold": held])
+        }
+        api.put("recordings/{id}/legal-hold") { request, context in
+            try await setLegalHold(request, context, true)
+        }
+        api.delete("recordings/{id}/legal-hold") { request, context in
+            try await setLegalHold(request, context, false)
         }
         api.get("calls") { request, _ in
             let token = try await authenticator.authorize(request, roles: Self.readers)
@@ -249,6 +263,17 @@ public struct AdminAPI: Sendable {
             "items": page.items.map(RecordingJSON.summary),
             "nextCursor": page.next.map { $0.token as Any } ?? NSNull(),
         ])
+    }
+
+    /// A held recording is never purged by retention; setting and clearing are audited.
+    private func setLegalHold(_ request: Request, _ context: AdminAPIContext, _ held: Bool) async throws -> Response {
+        let token = try await authenticator.authorize(request, roles: [.admin])
+        let entry = try await recording(context, token: token)
+        _ = try await catalogCall { try await services.catalog.setLegalHold(id: entry.id, held) }
+        try? await services.catalog.appendAudit(AuditEntry(at: Date(), tokenID: token.id, tokenName: token.name,
+                                                           action: held ? "legal-hold" : "legal-hold-released",
+                                                           recordingID: entry.id, remote: context.remoteAddress?.ipAddress))
+        return json(["recordingId": entry.id, "legalHold": held])
     }
 
     private func recording(_ context: AdminAPIContext, token: APIToken) async throws -> CatalogEntry {

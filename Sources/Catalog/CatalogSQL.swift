@@ -113,4 +113,31 @@ public enum CatalogSQL {
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
     }
+
+    /// Finished, not held, started before the cutoff; by tenant or all but some tenants.
+    public static func expired(cutoffMicros: Int64, tenant: String?, exceptTenants: [String], limit: Int,
+                               placeholder: (Int) -> String) -> (sql: String, values: [Value]) {
+        var values: [Value] = [.integer(cutoffMicros)]
+        var sql = "SELECT \(recordingColumns) FROM recordings WHERE state <> 'active' AND legal_hold = 0 AND started_at < \(placeholder(1))"
+        if let tenant {
+            values.append(.text(tenant))
+            sql += " AND tenant = \(placeholder(values.count))"
+        } else if !exceptTenants.isEmpty {
+            var marks: [String] = []
+            for other in exceptTenants {
+                values.append(.text(other))
+                marks.append(placeholder(values.count))
+            }
+            sql += " AND tenant NOT IN (\(marks.joined(separator: ", ")))"
+        }
+        values.append(.integer(Int64(limit)))
+        sql += " ORDER BY started_at, id LIMIT \(placeholder(values.count))"
+        return (sql, values)
+    }
+
+    /// Finished recordings not exported yet, oldest first.
+    public static func exportCandidates(limit: Int, placeholder: (Int) -> String) -> (sql: String, values: [Value]) {
+        ("SELECT \(recordingColumns) FROM recordings WHERE exported = 0 AND state <> 'active' ORDER BY started_at, id LIMIT \(placeholder(1))",
+         [.integer(Int64(limit))])
+    }
 }

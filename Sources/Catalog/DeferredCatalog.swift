@@ -37,6 +37,14 @@ public final class DeferredCatalog: RecordingCatalog, @unchecked Sendable {
     public func appendAudit(_ entry: AuditEntry) async throws { try await catalog().appendAudit(entry) }
     public func audit(limit: Int, before: Int64?) async throws -> [AuditEntry] { try await catalog().audit(limit: limit, before: before) }
     public func ping() async throws { try await catalog().ping() }
+    public func setLegalHold(id: String, _ held: Bool) async throws -> Bool { try await catalog().setLegalHold(id: id, held) }
+    public func isOnLegalHold(id: String) async throws -> Bool { try await catalog().isOnLegalHold(id: id) }
+    public func expiredRecordings(startedBefore cutoff: Date, tenant: String?, exceptTenants: [String], limit: Int) async throws -> [CatalogEntry] {
+        try await catalog().expiredRecordings(startedBefore: cutoff, tenant: tenant, exceptTenants: exceptTenants, limit: limit)
+    }
+    public func deleteRecording(id: String) async throws { try await catalog().deleteRecording(id: id) }
+    public func exportCandidates(limit: Int) async throws -> [CatalogEntry] { try await catalog().exportCandidates(limit: limit) }
+    public func markExported(id: String) async throws { try await catalog().markExported(id: id) }
     public func close() async {
         if let opened = lock.withLock({ opened }) { await opened.close() }
     }

@@ -34,6 +34,20 @@ public protocol RecordingCatalog: JournalSink {
     /// A cheap query that fails when the database is unreachable (readiness).
     func ping() async throws
     func close() async
+
+    // Maintenance jobs (retention purge, export), run on one node at a time.
+
+    /// Sets or clears the legal hold (a held recording is never purged); false when unknown.
+    func setLegalHold(id: String, _ held: Bool) async throws -> Bool
+    func isOnLegalHold(id: String) async throws -> Bool
+    /// Finished recordings started before `cutoff`, not on legal hold, oldest first: of
+    /// `tenant` when given, else of every tenant not in `exceptTenants`.
+    func expiredRecordings(startedBefore cutoff: Date, tenant: String?, exceptTenants: [String], limit: Int) async throws -> [CatalogEntry]
+    /// Removes a recording's row and search keys (its files are the caller's).
+    func deleteRecording(id: String) async throws
+    /// Finished recordings not exported yet, oldest first.
+    func exportCandidates(limit: Int) async throws -> [CatalogEntry]
+    func markExported(id: String) async throws
 }
 
 /// How far one journal file has been applied (bytes from its start, up to a line end).

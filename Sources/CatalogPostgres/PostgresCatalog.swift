@@ -1,6 +1,7 @@
 import Catalog
 import Foundation
 import Logging
+import NIOSSL
 import PostgresNIO
 
 /// The production catalog: PostgreSQL through PostgresNIO's connection pool. `run()` must be
@@ -10,6 +11,8 @@ import PostgresNIO
 public final class PostgresCatalog: RecordingCatalog, @unchecked Sendable {
     private let client: PostgresClient
     private let logger: Logger
+    /// What a dedicated connection (job leadership) needs.
+    private let connection: (host: String, port: Int, user: String, password: String?, database: String?, sslMode: String)
     private let prepared = NSLock()
     private var isPrepared = false
     /// How long a query may wait for a connection before the caller hears the database is down.
@@ -35,6 +38,8 @@ public final class PostgresCatalog: RecordingCatalog, @unchecked Sendable {
         configuration.options.maximumConnections = 8
         configuration.options.connectTimeout = .seconds(3)
         client = PostgresClient(configuration: configuration, backgroundLogger: logger)
+        connection = (host, components.port ?? 5432, components.user ?? "postgres", components.password,
+                      String(components.path.dropFirst()).isEmpty ? nil : String(components.path.dropFirst()), sslMode)
         self.logger = logger
         self.queryTimeout = queryTimeout
     }
@@ -96,6 +101,11 @@ public final class PostgresCatalog: RecordingCatalog, @unchecked Sendable {
             recording_id TEXT,
             remote TEXT
         );
+        """,
+        """
+        ALTER TABLE recordings ADD COLUMN legal_hold SMALLINT NOT NULL DEFAULT 0;
+        ALTER TABLE recordings ADD COLUMN exported SMALLINT NOT NULL DEFAULT 0;
+        CREATE INDEX recordings_to_export ON recordings (started_at, id) WHERE exported = 0;
         """,
     ]
 
@@ -316,4 +326,68 @@ public final class PostgresCatalog: RecordingCatalog, @unchecked Sendable {
     }
 
     public func close() async {}
+
+    /// The job leadership of nodes sharing this database: a session advisory lock.
+    public func makeLeadership() throws -> PostgresLeadership {
+        let tls: PostgresConnection.Configuration.TLS
+        switch connection.sslMode {
+        case "disable": tls = .disable
+        case "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        default: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+        var configuration = PostgresConnection.Configuration(host: connection.host, port: connection.port, username: connection.user,
+                                                             password: connection.password, database: connection.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(3)
+        return PostgresLeadership(configuration: configuration, logger: logger)
+    }
+
+    public func setLegalHold(id: String, _ held: Bool) async throws -> Bool {
+        try await prepare()
+        let value: Int16 = held ? 1 : 0
+        return try await timed {
+            for try await _ in try await self.client.query("UPDATE recordings SET legal_hold = \(value) WHERE id = \(id) RETURNING id", logger: self.logger) {
+                return true
+            }
+            return false
+        }
+    }
+
+    public func isOnLegalHold(id: String) async throws -> Bool {
+        try await prepare()
+        return try await timed {
+            for try await held in try await self.client.query("SELECT legal_hold FROM recordings WHERE id = \(id)", logger: self.logger).decode(Int16.self) {
+                return held != 0
+            }
+            return false
+        }
+    }
+
+    public func expiredRecordings(startedBefore cutoff: Date, tenant: String?, exceptTenants: [String], limit: Int) async throws -> [CatalogEntry] {
+        let statement = CatalogSQL.expired(cutoffMicros: CatalogDate.micros(cutoff), tenant: tenant, exceptTenants: exceptTenants,
+                                           limit: limit, placeholder: Self.placeholder)
+        return try await entries(PostgresQuery(unsafeSQL: statement.sql, binds: Self.bindings(statement.values)))
+    }
+
+    public func deleteRecording(id: String) async throws {
+        try await prepare()
+        let logger = self.logger
+        try await timed {
+            try await self.client.withTransaction(logger: logger) { connection in
+                try await connection.query("DELETE FROM recording_keys WHERE recording_id = \(id)", logger: logger)
+                try await connection.query("DELETE FROM recordings WHERE id = \(id)", logger: logger)
+            }
+        }
+    }
+
+    public func exportCandidates(limit: Int) async throws -> [CatalogEntry] {
+        let statement = CatalogSQL.exportCandidates(limit: limit, placeholder: Self.placeholder)
+        return try await entries(PostgresQuery(unsafeSQL: statement.sql, binds: Self.bindings(statement.values)))
+    }
+
+    public func markExported(id: String) async throws {
+        try await prepare()
+        try await timed {
+            try await self.client.query("UPDATE recordings SET exported = 1 WHERE id = \(id)", logger: self.logger)
+        }
+    }
 }

@@ -81,6 +81,13 @@ public final class SQLiteCatalog: RecordingCatalog {
                 );
                 """)
         }
+        migrator.registerMigration("2-jobs") { db in
+            try db.execute(sql: """
+                ALTER TABLE recordings ADD COLUMN legal_hold INTEGER NOT NULL DEFAULT 0;
+                ALTER TABLE recordings ADD COLUMN exported INTEGER NOT NULL DEFAULT 0;
+                CREATE INDEX recordings_to_export ON recordings (started_at, id) WHERE exported = 0;
+                """)
+        }
         return migrator
     }
 
@@ -228,5 +235,46 @@ public final class SQLiteCatalog: RecordingCatalog {
 
     public func close() async {
         try? pool.close()
+    }
+
+    public func setLegalHold(id: String, _ held: Bool) async throws -> Bool {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE recordings SET legal_hold = ? WHERE id = ?", arguments: [held ? 1 : 0, id])
+            return db.changesCount > 0
+        }
+    }
+
+    public func isOnLegalHold(id: String) async throws -> Bool {
+        try await pool.read { db in
+            try Int.fetchOne(db, sql: "SELECT legal_hold FROM recordings WHERE id = ?", arguments: [id]) == 1
+        }
+    }
+
+    public func expiredRecordings(startedBefore cutoff: Date, tenant: String?, exceptTenants: [String], limit: Int) async throws -> [CatalogEntry] {
+        let statement = CatalogSQL.expired(cutoffMicros: CatalogDate.micros(cutoff), tenant: tenant, exceptTenants: exceptTenants,
+                                           limit: limit, placeholder: Self.placeholder)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement.values)).map(Self.entry)
+        }
+    }
+
+    public func deleteRecording(id: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "DELETE FROM recording_keys WHERE recording_id = ?", arguments: [id])
+            try db.execute(sql: "DELETE FROM recordings WHERE id = ?", arguments: [id])
+        }
+    }
+
+    public func exportCandidates(limit: Int) async throws -> [CatalogEntry] {
+        let statement = CatalogSQL.exportCandidates(limit: limit, placeholder: Self.placeholder)
+        return try await pool.read { db in
+            try Row.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement.values)).map(Self.entry)
+        }
+    }
+
+    public func markExported(id: String) async throws {
+        try await pool.write { db in
+            try db.execute(sql: "UPDATE recordings SET exported = 1 WHERE id = ?", arguments: [id])
+        }
     }
 }

@@ -117,7 +117,7 @@ public final class ReplicationInbox: @unchecked Sendable {
         let part = try partURL(recordingID, index)
         return try lock.withLock {
             try FileManager.default.createDirectory(at: part.deletingLastPathComponent(), withIntermediateDirectories: true)
-            if offset == 0 { FileManager.default.createFile(atPath: part.path, contents: nil) }
+            if offset == 0 { _ = FileManager.default.createFile(atPath: part.path, contents: nil) }
             let size = (try? FileManager.default.attributesOfItem(atPath: part.path)[.size] as? NSNumber)?.int64Value ?? 0
             guard offset == size, FileManager.default.fileExists(atPath: part.path) else { throw ReplicationError.offsetMismatch(received: size) }
             let handle = try FileHandle(forWritingTo: part)
@@ -222,7 +222,7 @@ public final class ReplicationInbox: @unchecked Sendable {
         let relative = String(format: "%04d/%02d/%02d/records.jsonl", parts.year ?? 1970, parts.month ?? 1, parts.day ?? 1)
         let url = journalRoot.appendingPathComponent(relative)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        if !FileManager.default.fileExists(atPath: url.path) { FileManager.default.createFile(atPath: url.path, contents: nil) }
+        if !FileManager.default.fileExists(atPath: url.path) { _ = FileManager.default.createFile(atPath: url.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: url)
         defer { try? handle.close() }
         try handle.seekToEnd()

@@ -30,6 +30,8 @@ public struct Application: Sendable {
     public let webhooks: WebhookOutbox?
     /// Sending to peers, when `replication.peers` are configured.
     public let replication: ReplicationOutbox?
+    /// Retention and export, when configured.
+    public let jobs: JobRunner?
 
     public init(configuration: ServerConfiguration, logger: Logger,
                 metricsRegistry: PrometheusCollectorRegistry? = nil,
@@ -42,6 +44,7 @@ public struct Application: Sendable {
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let url = configuration.databaseURL
+        let leadership: any JobLeadership
         if url.hasPrefix("sqlite:") {
             let path = String(url.dropFirst("sqlite:".count))
             do {
@@ -51,9 +54,12 @@ public struct Application: Sendable {
                 logger.error("catalog cannot be opened; recording continues and records wait in the journal", metadata: ["error": "\(error)"])
                 catalog = DeferredCatalog { try SQLiteCatalog(path: path) }
             }
+            // No other node shares this catalog: this one runs the jobs.
+            leadership = SingleNodeLeadership()
         } else {
             let postgres = try PostgresCatalog(url: url, logger: logger)
             catalog = postgres
+            leadership = try postgres.makeLeadership()
             services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await postgres.run() } }))
         }
         let ingestor = JournalIngestor(
@@ -99,6 +105,21 @@ public struct Application: Sendable {
                                              logger: logger, name: "replication outbox"))
             services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await outbox.runSenders() } }))
         }
+        // Retention and export, on the node that holds the job leadership.
+        var jobSettings = JobSettings()
+        jobSettings.retention = RetentionPolicy(defaultDays: configuration.retentionDays, tenantDays: configuration.retentionTenantDays)
+        jobSettings.retentionInterval = TimeInterval(configuration.retentionInterval.components.seconds)
+        jobSettings.exportFolder = configuration.exportFolder.map { URL(fileURLWithPath: $0) }
+        jobSettings.exportInterval = TimeInterval(configuration.exportInterval.components.seconds)
+        jobSettings.leaderCheckInterval = TimeInterval(configuration.leaderCheckInterval.components.seconds)
+        jobSettings.audioRoots = [archiveDirectory, URL(fileURLWithPath: configuration.recording.spool(in: configuration.dataDirectory))]
+        if jobSettings.retention.isEnabled || jobSettings.exportFolder != nil {
+            let runner = JobRunner(catalog: catalog, leadership: leadership, settings: jobSettings, logger: logger)
+            jobs = runner
+            services.append(.init(service: TaskService { try await cancelWhenGracefulShutdown { await runner.run() } }))
+        } else {
+            jobs = nil
+        }
         let allIngestors = ingestors
         sip.controller.onRecordsAppended { paths in
             for ingestor in allIngestors { ingestor.noteAppended(paths) }
@@ -123,6 +144,7 @@ public struct Application: Sendable {
         let dataDirectory = configuration.dataDirectory
         let webhooks = self.webhooks
         let replication = self.replication
+        let jobs = self.jobs
         var apiServices = AdminAPIServices(
             catalog: catalog,
             calls: LiveCallDirectory(controller: controller, eventLoop: loop),
@@ -160,6 +182,13 @@ public struct Application: Sendable {
                         text += Self.counter("siprecd_replication_bytes_sent_total\(label)", "Audio bytes sent to the peer", Int(stats.bytesSent))
                         text += Self.gauge("siprecd_replication_failing\(label)", "1 while sending to the peer fails", stats.failing ? 1 : 0)
                     }
+                }
+                if let jobs {
+                    let stats = jobs.currentStatistics
+                    text += Self.gauge("siprecd_jobs_leader", "1 while this node runs the maintenance jobs", stats.leading ? 1 : 0)
+                    text += Self.counter("siprecd_retention_purged_total", "Recordings deleted by the retention purge", stats.purged)
+                    text += Self.counter("siprecd_export_exported_total", "Recordings copied to the export folder", stats.exported)
+                    text += Self.counter("siprecd_jobs_failures_total", "Maintenance job runs that failed", stats.failures)
                 }
                 text += Self.counter("siprecd_replication_received_total", "Recordings received from peers", inbox.committed)
                 if let outbox = webhooks {

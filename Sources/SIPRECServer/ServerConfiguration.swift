@@ -32,6 +32,14 @@ public struct ServerConfiguration: Sendable {
         public var secret: String?
     }
 
+    /// Retention and export, run by the node holding the job leadership.
+    public var retentionDays = 0
+    public var retentionTenantDays: [String: Int] = [:]
+    public var retentionInterval: Duration = .seconds(3600)
+    public var exportFolder: String?
+    public var exportInterval: Duration = .seconds(300)
+    public var leaderCheckInterval: Duration = .seconds(5)
+
     /// Peers this node sends its finished recordings to (`replication.peers`).
     public var replicationPeers: [ReplicationPeerSetting] = []
 
@@ -177,6 +185,21 @@ public struct ServerConfiguration: Sendable {
             }
         }
         struct HTTP: Decodable { var listen: String? }
+        struct Retention: Decodable {
+            var days: Int?
+            var tenants: [String: Int]?
+            var intervalS: Int?
+            enum CodingKeys: String, CodingKey { case days, tenants, intervalS = "interval-s" }
+        }
+        struct Export: Decodable {
+            var folder: String?
+            var intervalS: Int?
+            enum CodingKeys: String, CodingKey { case folder, intervalS = "interval-s" }
+        }
+        struct Jobs: Decodable {
+            var leaderCheckS: Int?
+            enum CodingKeys: String, CodingKey { case leaderCheckS = "leader-check-s" }
+        }
         struct Replication: Decodable {
             struct Peer: Decodable {
                 var name: String?
@@ -247,11 +270,14 @@ public struct ServerConfiguration: Sendable {
         var catalog: Catalog?
         var webhooks: Webhooks?
         var replication: Replication?
+        var retention: Retention?
+        var export: Export?
+        var jobs: Jobs?
         var dataDir: String?
         var media: Media?
         var log: Log?
         enum CodingKeys: String, CodingKey {
-            case sip, sessions, recording, http, catalog, webhooks, replication, dataDir = "data-dir", media, log
+            case sip, sessions, recording, http, catalog, webhooks, replication, retention, export, jobs, dataDir = "data-dir", media, log
         }
     }
 
@@ -351,6 +377,18 @@ public struct ServerConfiguration: Sendable {
                 webhookGiveUpAfter = .seconds(seconds)
             }
         }
+        if let retention = file.retention {
+            if let days = retention.days { retentionDays = try Self.positive(days, key: "retention.days", minimum: 0) }
+            for (tenant, days) in retention.tenants ?? [:] {
+                retentionTenantDays[tenant] = try Self.positive(days, key: "retention.tenants.\(tenant)", minimum: 0)
+            }
+            if let v = retention.intervalS { retentionInterval = .seconds(try Self.positive(v, key: "retention.interval-s", minimum: 1)) }
+        }
+        if let export = file.export {
+            if let folder = export.folder { exportFolder = folder.isEmpty ? nil : folder }
+            if let v = export.intervalS { exportInterval = .seconds(try Self.positive(v, key: "export.interval-s", minimum: 1)) }
+        }
+        if let v = file.jobs?.leaderCheckS { leaderCheckInterval = .seconds(try Self.positive(v, key: "jobs.leader-check-s", minimum: 1)) }
         if let replication = file.replication {
             replicationPeers = try (replication.peers ?? []).enumerated().map { index, peer in
                 guard let url = URL(string: peer.url), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {

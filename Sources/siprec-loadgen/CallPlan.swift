@@ -9,7 +9,14 @@ struct CallPlan: Sendable {
         case bib
     }
 
-    var target: Endpoint
+    /// Where calls go, in failover order: a call goes to the first target that is up and moves
+    /// on to the next on 503, a transport error or `failoverTimeout` without a response.
+    var targets: [Endpoint]
+    /// Seconds without any response to an INVITE before the call moves to the next target
+    /// (0: only RFC 3261 timer B, 32 s).
+    var failoverTimeout: Double = 2
+    /// Seconds between OPTIONS pings to each target (0: no pings, every target counts as up).
+    var optionsInterval: Double = 0
     var localIP: String
     var calls: Int
     var rate: Double
@@ -40,6 +47,10 @@ struct CallOutcome: Sendable {
     var streams: [Stream]
     var setupFailure: String?
     var callFailure: String?
+    /// The target that answered the call (every leg), nil when none did.
+    var target: Endpoint?
+    /// Times the call moved to the next target before it was answered or gave up.
+    var failovers = 0
 
     /// The call's recorded length as the recorder should see it: 200 OK to BYE.
     var duration: Double? {
@@ -55,4 +66,26 @@ struct EngineResults: Sendable {
     var callFailures: [String: Int]
     var streamsRefused: Int
     var elapsed: Double
+    var targets: [TargetStats]
+    /// Moves of a call to the next target.
+    var failovers: Int
+    /// Calls that moved at least once.
+    var callsFailedOver: Int
+    /// 2xx answers to INVITEs a call had moved away from, hung up at once.
+    var strayAnswersEnded: Int
+}
+
+/// What happened at one target.
+struct TargetStats: Sendable {
+    var target: Endpoint
+    /// INVITE transactions started towards it.
+    var attempts = 0
+    /// Calls it answered (every leg).
+    var callsAnswered = 0
+    /// Calls that moved from it to the next target.
+    var failoversFrom = 0
+    /// Times OPTIONS pings marked it down.
+    var markedDown = 0
+    /// Its state when the run ended.
+    var up = true
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Media
+import SIPLocator
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,8 +26,21 @@ struct CallsCommand: ParsableCommand {
         abstract: "Place calls (the default subcommand)."
     )
 
-    @Option(help: "SIP target HOST:PORT.")
-    var target: String
+    @Option(name: .customLong("target"),
+            help: ArgumentHelp("SIP target: HOST:PORT, or sip:DOMAIN located through DNS (RFC 3263 NAPTR/SRV/A for --transport). Repeat or comma-separate for an ordered failover list.",
+                               valueName: "target"))
+    var targetArguments: [String] = []
+
+    @Option(name: .customLong("dns-server"), help: "Name server IP[:PORT] for sip: targets (default: those of /etc/resolv.conf).")
+    var dnsServer: String?
+
+    @Option(name: .customLong("options-interval"),
+            help: "Seconds between OPTIONS pings to each target; one answering 503 or nothing within --failover-timeout is skipped until a ping gets a 2xx (0: no pings).")
+    var optionsInterval = 0.0
+
+    @Option(name: .customLong("failover-timeout"),
+            help: "Seconds without any response to an INVITE before the call moves to the next target (0: only timer B, 32 s). A 503 or a transport error moves it at once; other statuses do not.")
+    var failoverTimeout = 2.0
 
     @Option(help: "udp or tcp.")
     var transport: LocalAgent.Transport = .udp
@@ -53,8 +67,9 @@ struct CallsCommand: ParsableCommand {
                                valueName: "suite"))
     var srtp: String?
 
-    @Option(name: .customLong("verify"), help: "siprecd's data directory: verify the recordings once the calls ended.")
-    var verifyDirectory: String?
+    @Option(name: .customLong("verify"),
+            help: "siprecd's data directory: verify the recordings once the calls ended. Repeat for several nodes: each call's recording must pass in one of them.")
+    var verifyDirectories: [String] = []
 
     @Option(name: .customLong("verify-timeout"), help: "Seconds to wait for every recording to be archived.")
     var verifyTimeout = 60.0
@@ -69,7 +84,14 @@ struct CallsCommand: ParsableCommand {
     var quiet = false
 
     func validate() throws {
-        guard Endpoint(parsing: target) != nil else { throw ValidationError("--target must be HOST:PORT") }
+        do {
+            _ = try TargetList.parse(targetArguments)
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let dnsServer, DNSNameServer(parsing: dnsServer) == nil { throw ValidationError("--dns-server must be IPv4[:PORT]") }
+        guard optionsInterval >= 0 else { throw ValidationError("--options-interval must not be negative") }
+        guard failoverTimeout >= 0 else { throw ValidationError("--failover-timeout must not be negative") }
         guard calls > 0 else { throw ValidationError("--calls must be positive") }
         guard rate > 0 else { throw ValidationError("--rate must be positive") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
@@ -78,9 +100,17 @@ struct CallsCommand: ParsableCommand {
     }
 
     func run() throws {
-        let plan = CallPlan(target: Endpoint(parsing: target)!, localIP: localIP, calls: calls, rate: rate, duration: duration,
-                            streams: mode == .bib ? 2 : streams, mode: mode, srtp: srtp.flatMap(SRTPSuite.init(name:)),
-                            progress: !quiet)
+        let targets: [Endpoint]
+        do {
+            targets = try TargetList.resolve(try TargetList.parse(targetArguments), transport: transport,
+                                             nameServer: dnsServer.flatMap(DNSNameServer.init(parsing:)), log: !quiet)
+        } catch {
+            Log.warning(error.description)
+            throw ExitCode(2)
+        }
+        let plan = CallPlan(targets: targets, failoverTimeout: failoverTimeout, optionsInterval: optionsInterval, localIP: localIP,
+                            calls: calls, rate: rate, duration: duration, streams: mode == .bib ? 2 : streams, mode: mode,
+                            srtp: srtp.flatMap(SRTPSuite.init(name:)), progress: !quiet)
         Sockets.raiseDescriptorLimit()
         if !sharedRTPSocket {
             let concurrent = min(Double(calls), rate * (duration + 2)) * Double(plan.streams)
@@ -89,9 +119,10 @@ struct CallsCommand: ParsableCommand {
             }
         }
 
+        // A TCP connect to a dead target is a transport error within the failover timer.
         let sip: SIPTransport = transport == .udp
-            ? try UDPTransport(localIP: localIP, target: plan.target)
-            : try TCPTransport(localIP: localIP, target: plan.target)
+            ? try UDPTransport(localIP: localIP)
+            : TCPTransport(localIP: localIP, connectTimeout: failoverTimeout > 0 ? min(failoverTimeout, 2) : 2)
         let (sender, sharedPort) = try makeSender(shared: sharedRTPSocket, localIP: localIP)
         sender.start()
         let engine = CallEngine(plan: plan, transport: sip, sender: sender, sharedRTPPort: sharedPort)
@@ -100,9 +131,9 @@ struct CallsCommand: ParsableCommand {
         sip.close()
 
         var verification: Verifier.Report?
-        if let verifyDirectory {
-            if !quiet { Log.info("verifying recordings in \(verifyDirectory)") }
-            verification = Verifier(dataDirectory: verifyDirectory, timeout: verifyTimeout).verify(results.outcomes)
+        if !verifyDirectories.isEmpty {
+            if !quiet { Log.info("verifying recordings in \(verifyDirectories.joined(separator: ", "))") }
+            verification = Verifier(dataDirectories: verifyDirectories, timeout: verifyTimeout).verify(results.outcomes)
         }
         let summary = RunSummary(plan: plan, engine: results, rtp: sender.stats, verification: verification, cpu: Clock.processCPU())
         if json {

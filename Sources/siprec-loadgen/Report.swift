@@ -40,6 +40,13 @@ struct RunSummary {
             "cpuUserSeconds": rounded(cpu.user),
             "cpuSystemSeconds": rounded(cpu.system),
             "success": succeeded,
+            "failovers": engine.failovers,
+            "callsFailedOver": engine.callsFailedOver,
+            "strayAnswersEnded": engine.strayAnswersEnded,
+            "targets": engine.targets.map { stats -> [String: Any] in
+                ["target": stats.target.description, "attempts": stats.attempts, "callsAnswered": stats.callsAnswered,
+                 "failoversFrom": stats.failoversFrom, "markedDown": stats.markedDown, "upAtEnd": stats.up]
+            },
         ]
         if let verification {
             object["recordingsFound"] = verification.recordingsFound
@@ -55,7 +62,7 @@ struct RunSummary {
 
     var text: String {
         var lines = [
-            "siprec-loadgen: \(plan.calls) \(plan.mode.rawValue) call(s) to \(plan.target) at \(plan.rate)/s, \(plan.duration) s each"
+            "siprec-loadgen: \(plan.calls) \(plan.mode.rawValue) call(s) to \(plan.targets.map(\.description).joined(separator: ", ")) at \(plan.rate)/s, \(plan.duration) s each"
                 + (plan.srtp.map { ", SRTP \($0.name)" } ?? ""),
             "  calls placed      \(engine.callsPlaced), completed \(callsCompleted) in \(String(format: "%.1f", engine.elapsed)) s",
             "  setup failures    \(describe(engine.setupFailures))",
@@ -66,6 +73,14 @@ struct RunSummary {
             "  ticks             \(rtp.ticks), late \(rtp.lateTicks) (worst \(String(format: "%.1f", rtp.maxLatenessMs)) ms), skipped \(rtp.skippedTicks)",
             String(format: "  CPU               %.2f s user, %.2f s system", cpu.user, cpu.system),
         ]
+        if plan.targets.count > 1 || engine.failovers > 0 {
+            lines.append("  failovers         \(engine.failovers) (\(engine.callsFailedOver) calls)"
+                + (engine.strayAnswersEnded > 0 ? ", \(engine.strayAnswersEnded) late answers hung up" : ""))
+            for stats in engine.targets {
+                lines.append("  target \(stats.target): answered \(stats.callsAnswered), attempts \(stats.attempts), failed over from \(stats.failoversFrom), "
+                    + "marked down \(stats.markedDown)x, \(stats.up ? "up" : "down") at end")
+            }
+        }
         if let verification {
             lines.append("  recordings        \(verification.recordingsFound) found, \(verification.recordingsVerified) verified")
             lines.append("  verify failures   \(describe(verification.failures))")

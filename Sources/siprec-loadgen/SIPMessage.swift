@@ -55,7 +55,24 @@ struct SIPMessage {
         return SIPMessage.uri(of: contact)
     }
 
+    /// The branch of the top Via: which client transaction a response belongs to (RFC 3261 §17.1.3).
+    var topViaBranch: String? {
+        headers("via").first.flatMap(SIPMessage.branch(ofVia:))
+    }
+
     // MARK: - Header value helpers
+
+    /// The `branch` parameter of the first Via value in `value` (a header may hold several).
+    static func branch(ofVia value: String) -> String? {
+        let first = value.split(separator: ",", maxSplits: 1).first ?? ""
+        for parameter in first.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            if pair.count == 2, pair[0].trimmingWhitespace().lowercased() == "branch" {
+                return String(pair[1].trimmingWhitespace())
+            }
+        }
+        return nil
+    }
 
     /// Compact header forms (RFC 3261 7.3.3) and their long names.
     private static let compactForms: [String: String] = [

@@ -110,6 +110,27 @@ enum Sockets {
         guard status == 0 else { throw SocketError("connect \(endpoint)") }
     }
 
+    /// connect(2) bounded by `timeout` seconds (non-blocking connect, then poll); the socket
+    /// is blocking again afterwards.
+    static func connect(_ fd: Int32, to endpoint: Endpoint, timeout: Double) throws {
+        let flags = fcntl(fd, F_GETFL, 0)
+        _ = fcntl(fd, F_SETFL, flags | O_NONBLOCK)
+        defer { _ = fcntl(fd, F_SETFL, flags) }
+        var address = endpoint.sockaddr
+        let status = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        if status == 0 { return }
+        guard errno == EINPROGRESS else { throw SocketError("connect \(endpoint)") }
+        var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+        let ready = poll(&poller, 1, Int32(max(1, timeout * 1000)))
+        guard ready > 0 else { throw SocketError("connect \(endpoint)", ready == 0 ? ETIMEDOUT : errno) }
+        var failure: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &failure, &length)
+        guard failure == 0 else { throw SocketError("connect \(endpoint)", failure) }
+    }
+
     static func setBufferSize(_ fd: Int32, option: Int32, bytes: Int32) {
         var value = bytes
         setsockopt(fd, SOL_SOCKET, option, &value, socklen_t(MemoryLayout<Int32>.size))

@@ -27,18 +27,21 @@ struct Verifier {
     static let channelSkewTolerance = 0.020
     static let offsetTolerance = 0.060
 
-    var dataDirectory: String
+    /// The data directories of every recorder the calls went to (one per node); a call's
+    /// recording may be in any of them.
+    var dataDirectories: [String]
     var timeout: Double
 
-    /// Polls the journals every 500 ms until every call's recording is archived or `timeout`
-    /// passes, then checks every call that was set up.
+    /// Polls the journals every 500 ms until every call's recording is archived in one of the
+    /// directories or `timeout` passes, then checks every call that was set up: it passes when
+    /// its recording passes in at least one directory.
     func verify(_ outcomes: [CallOutcome]) -> Report {
         let calls = outcomes.filter { $0.setupFailure == nil && $0.duration != nil }
         let deadline = Clock.now() + timeout
-        var records: [String: JournalRecord] = [:]
+        var records: [[String: JournalRecord]] = []
         while true {
-            records = RecordingJournal.recordsByCallID(dataDirectory: dataDirectory)
-            let waiting = calls.filter { record(of: $0, in: records)?.isArchived != true }.count
+            records = dataDirectories.map { RecordingJournal.recordsByCallID(dataDirectory: $0) }
+            let waiting = calls.filter { call in !candidates(of: call, in: records).contains(where: \.isArchived) }.count
             if waiting == 0 || Clock.now() >= deadline {
                 if waiting > 0 { Log.warning("\(waiting) recording(s) not archived after \(Int(timeout)) s") }
                 break
@@ -47,10 +50,10 @@ struct Verifier {
         }
 
         // WAV reading and analysis on every core; each call's result lands in its own slot.
-        let found = calls.map { record(of: $0, in: records) }
+        let found = calls.map { candidates(of: $0, in: records) }
         let results = LockedResults(count: calls.count)
         DispatchQueue.concurrentPerform(iterations: calls.count) { index in
-            results.set(index, check(calls[index], record: found[index]))
+            results.set(index, check(calls[index], candidates: found[index]))
         }
 
         var report = Report()
@@ -70,9 +73,22 @@ struct Verifier {
         return report
     }
 
-    /// The record holding any of the call's dialogs.
-    private func record(of call: CallOutcome, in records: [String: JournalRecord]) -> JournalRecord? {
-        call.callIDs.lazy.compactMap { records[$0] }.first
+    /// The record holding any of the call's dialogs, per directory that has one.
+    private func candidates(of call: CallOutcome, in directories: [[String: JournalRecord]]) -> [JournalRecord] {
+        directories.compactMap { records in call.callIDs.lazy.compactMap { records[$0] }.first }
+    }
+
+    /// The first candidate that passes; otherwise the result of the first archived one (or of
+    /// the first, or of none), so the failure reported is the most telling.
+    func check(_ call: CallOutcome, candidates: [JournalRecord]) -> CallResult {
+        guard !candidates.isEmpty else { return check(call, record: nil) }
+        var results: [CallResult] = []
+        for record in candidates {
+            let result = check(call, record: record)
+            if result.failures.isEmpty { return result }
+            results.append(result)
+        }
+        return results.first(where: \.found) ?? results[0]
     }
 
     struct CallResult: Sendable {

@@ -56,6 +56,14 @@ final class FlakyCatalog: RecordingCatalog, Sendable {
     func audit(limit: Int, before: Int64?) async throws -> [AuditEntry] { try await inner.audit(limit: limit, before: before) }
     func ping() async throws { try await inner.ping() }
     func close() async { await inner.close() }
+    func setLegalHold(id: String, _ held: Bool) async throws -> Bool { try await inner.setLegalHold(id: id, held) }
+    func isOnLegalHold(id: String) async throws -> Bool { try await inner.isOnLegalHold(id: id) }
+    func expiredRecordings(startedBefore cutoff: Date, tenant: String?, exceptTenants: [String], limit: Int) async throws -> [CatalogEntry] {
+        try await inner.expiredRecordings(startedBefore: cutoff, tenant: tenant, exceptTenants: exceptTenants, limit: limit)
+    }
+    func deleteRecording(id: String) async throws { try await inner.deleteRecording(id: id) }
+    func exportCandidates(limit: Int) async throws -> [CatalogEntry] { try await inner.exportCandidates(limit: limit) }
+    func markExported(id: String) async throws { try await inner.markExported(id: id) }
 }
 
 func quietLogger() -> Logger {

@@ -31,6 +31,44 @@ struct RecordingCatalogConformanceTests {
         }
     }
 
+    @Test("retention: expired finished recordings by tenant, legal hold exempt, deletion; export candidates once", arguments: CatalogKind.allCases)
+    func retentionAndExport(kind: CatalogKind) async throws {
+        let entries = [
+            try entry(journalLine(id: "old-bank", startedAt: base, tenant: "bank")),
+            try entry(journalLine(id: "old-held", startedAt: base.addingTimeInterval(1), tenant: "bank")),
+            try entry(journalLine(id: "old-shop", startedAt: base.addingTimeInterval(2), tenant: "shop")),
+            try entry(journalLine(id: "old-live", startedAt: base.addingTimeInterval(3), state: "active", tenant: "bank", file: false)),
+            try entry(journalLine(id: "new-bank", startedAt: base.addingTimeInterval(1000), tenant: "bank")),
+        ]
+        try await withCatalog(kind) { catalog in
+            try await catalog.apply(entries, positions: [])
+            #expect(try await catalog.setLegalHold(id: "old-held", true))
+            #expect(try await catalog.isOnLegalHold(id: "old-held"))
+            #expect(try await !catalog.setLegalHold(id: "nope", true))
+            let cutoff = base.addingTimeInterval(500)
+            #expect(try await catalog.expiredRecordings(startedBefore: cutoff, tenant: nil, exceptTenants: [], limit: 10).map(\.id)
+                    == ["old-bank", "old-shop"])
+            #expect(try await catalog.expiredRecordings(startedBefore: cutoff, tenant: "bank", exceptTenants: [], limit: 10).map(\.id) == ["old-bank"])
+            #expect(try await catalog.expiredRecordings(startedBefore: cutoff, tenant: nil, exceptTenants: ["bank"], limit: 10).map(\.id) == ["old-shop"])
+            #expect(try await catalog.expiredRecordings(startedBefore: cutoff, tenant: nil, exceptTenants: [], limit: 1).map(\.id) == ["old-bank"])
+            // The ingest of a later line keeps the hold.
+            try await catalog.apply([try entry(journalLine(id: "old-held", startedAt: base.addingTimeInterval(1), tenant: "bank"))], positions: [])
+            #expect(try await catalog.isOnLegalHold(id: "old-held"))
+            _ = try await catalog.setLegalHold(id: "old-held", false)
+            #expect(try await catalog.expiredRecordings(startedBefore: cutoff, tenant: "bank", exceptTenants: [], limit: 10).map(\.id)
+                    == ["old-bank", "old-held"])
+
+            try await catalog.deleteRecording(id: "old-bank")
+            #expect(try await catalog.recording(id: "old-bank", tenant: nil) == nil)
+            #expect(try await catalog.list(RecordingQuery(callID: entries[0].callIDs.first)).items.isEmpty)
+            #expect(try await catalog.count() == 4)
+
+            #expect(try await catalog.exportCandidates(limit: 10).map(\.id) == ["old-held", "old-shop", "new-bank"])
+            try await catalog.markExported(id: "old-shop")
+            #expect(try await catalog.exportCandidates(limit: 10).map(\.id) == ["old-held", "new-bank"])
+        }
+    }
+
     @Test("a later state replaces the earlier one, search keys included", arguments: CatalogKind.allCases)
     func upsert(kind: CatalogKind) async throws {
         let first = try entry(journalLine(id: "rec-1", startedAt: base, state: "active", caller: "sip:+15550000001@example.com", file: false))

@@ -26,8 +26,8 @@ struct DrainIntegrationTests {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             output = folder.appendingPathComponent("report.json")
             errors = folder.appendingPathComponent("summary.txt")
-            FileManager.default.createFile(atPath: output.path, contents: nil)
-            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: output.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: errors.path, contents: nil)
             process.executableURL = URL(fileURLWithPath: MediaIntegrationTests.loadgen)
             process.arguments = ["--target", target, "--calls", "\(calls)", "--rate", "\(rate)", "--duration", "\(duration)",
                                  "--verify-timeout", "30", "--json", "--quiet", "--mode", "siprec", "--streams", "2"]

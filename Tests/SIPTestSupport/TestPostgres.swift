@@ -46,6 +46,12 @@ public enum TestPostgres {
         return "postgres://postgres@127.0.0.1:\(port)/\(name)"
     }
 
+    /// Runs SQL as the superuser on the `postgres` database (to act on other sessions).
+    public static func execute(_ sql: String) throws {
+        try ensureRunning()
+        try psql(sql).get()
+    }
+
     static func psql(_ sql: String) -> Result<Void, Failure> {
         run("/usr/bin/env", ["psql", "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-v", "ON_ERROR_STOP=1", "-qc", sql])
     }
