@@ -32,6 +32,8 @@ public struct ReplicationSettings: Sendable {
     public var peers: [ReplicationPeer]
     public var chunkBytes = 1 << 20
     public var retryDelays: [TimeInterval] = [1, 5, 30, 120, 600]
+    /// How often an unreachable peer's `/healthz` is tried.
+    public var probeInterval: TimeInterval = 2
     public var requestTimeout: TimeInterval = 30
 
     public init(node: String, archiveDirectory: URL, peers: [ReplicationPeer]) {
@@ -77,6 +79,8 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
     private var state: State?
     private var statistics: [String: PeerStatistics] = [:]
     private var attempts: [String: (next: Date, count: Int)] = [:]
+    /// Peers whose last attempt could not reach them.
+    private var unreachable: Set<String> = []
     private let session: URLSession
     private let wakes: [AsyncStream<Void>.Continuation]
     private let wakeStreams: [AsyncStream<Void>]
@@ -181,7 +185,20 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
     private func runSender(_ peer: ReplicationPeer, wakes: AsyncStream<Void>, wake: AsyncStream<Void>.Continuation) async {
         var iterator = wakes.makeAsyncIterator()
         while !Task.isCancelled {
-            let nextDue = await sendDue(to: peer)
+            // A peer that was unreachable is probed often and cheaply (its /healthz): once it
+            // answers, everything waiting for it is sent at once instead of at each item's
+            // next retry, so a node that comes back catches up within seconds.
+            if lock.withLock({ unreachable.contains(peer.name) }), await probe(peer) {
+                lock.withLock {
+                    unreachable.remove(peer.name)
+                    for key in attempts.keys where key.hasPrefix(peer.name + "/") { attempts[key] = nil }
+                }
+                logger.notice("replication peer reachable again; sending what waited", metadata: ["peer": "\(peer.name)"])
+            }
+            var nextDue = await sendDue(to: peer)
+            if lock.withLock({ unreachable.contains(peer.name) }) {
+                nextDue = min(nextDue ?? .distantFuture, Date().addingTimeInterval(settings.probeInterval))
+            }
             let wait = max(0.05, min(nextDue?.timeIntervalSinceNow ?? 60, 60))
             let timer = Task {
                 try? await Task.sleep(for: .milliseconds(Int(wait * 1000)))
@@ -243,10 +260,21 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
                     ])
                 }
                 // A peer that is down fails every item the same way: try the rest later.
-                if case SendError.unreachable = error { return due }
+                if case SendError.unreachable = error {
+                    lock.withLock { _ = unreachable.insert(peer.name) }
+                    return due
+                }
             }
         }
         return nextDue
+    }
+
+    /// True when the peer's admin API answers `/healthz`.
+    private func probe(_ peer: ReplicationPeer) async -> Bool {
+        var request = URLRequest(url: peer.url.appendingPathComponent("healthz"))
+        request.timeoutInterval = 3
+        guard let (_, response) = try? await session.data(for: request) else { return false }
+        return (response as? HTTPURLResponse)?.statusCode == 200
     }
 
     enum SendError: Error, CustomStringConvertible {

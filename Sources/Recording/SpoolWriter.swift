@@ -69,6 +69,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         var length = 0
         var layout: WAVFile.Layout?
         var problem: String?
+        /// Whether any audio follows the header (a call that never sent media leaves no file).
+        var hasAudio = false
         init(info: WAVFile.Info, channels: Int, path: String) {
             self.info = info
             self.channels = channels
@@ -206,7 +208,12 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         switch operation {
         case let .begin(id, info, channels):
             let path = settings.spoolDirectory + "/" + ArchiveTemplate.clean(id) + ".wav"
-            entries[id] = Entry(info: info, channels: channels, path: path)
+            let entry = Entry(info: info, channels: channels, path: path)
+            entries[id] = entry
+            // The file, with the call's id, start and Call-ID in its header, exists from the
+            // start: a crash before the first audio (or before the call's record reached the
+            // journal) still leaves the call known to the recovery.
+            createFile(entry)
         case let .audio(id, chunk):
             guard let entry = entries[id], entry.problem == nil else { return }
             write(chunk, to: entry)
@@ -216,16 +223,24 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         }
     }
 
+    /// Creates the spool file with its header (once).
+    private func createFile(_ entry: Entry) {
+        guard entry.fd < 0, entry.problem == nil else { return }
+        let fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { return fail(entry, "spool file could not be created: \(String(cString: strerror(errno)))") }
+        entry.fd = fd
+        let header = WAVFile.header(channels: entry.channels, sampleRate: settings.sampleRate, info: entry.info)
+        guard writeAll(fd, header) else { return fail(entry, "spool write failed: \(String(cString: strerror(errno)))") }
+        entry.length = header.count
+        entry.layout = try? WAVFile.layout(of: header)
+    }
+
     private func write(_ chunk: CaptureRecording.Chunk, to entry: Entry) {
         if entry.fd < 0 {
-            let fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-            guard fd >= 0 else { return fail(entry, "spool file could not be created: \(String(cString: strerror(errno)))") }
-            entry.fd = fd
-            let header = WAVFile.header(channels: entry.channels, sampleRate: settings.sampleRate, info: entry.info)
-            guard writeAll(fd, header) else { return fail(entry, "spool write failed: \(String(cString: strerror(errno)))") }
-            entry.length = header.count
-            entry.layout = try? WAVFile.layout(of: header)
+            createFile(entry)
+            guard entry.fd >= 0, entry.problem == nil else { return }
         }
+        entry.hasAudio = true
         if chunk.leadingSilenceFrames > 0 {
             var remaining = Int(chunk.leadingSilenceFrames) * entry.channels * 2
             let zeros = [UInt8](repeating: 0, count: min(remaining, 64 * 1024))
@@ -275,8 +290,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             return completion(Outcome(recordingID: id, location: nil, channels: 0, sampleRate: settings.sampleRate, problem: "unknown recording"))
         }
         var outcome = Outcome(recordingID: id, location: nil, channels: entry.channels, sampleRate: settings.sampleRate, problem: entry.problem)
-        guard entry.fd >= 0, let layout = entry.layout else {
-            // A file whose header never made it holds nothing: it goes.
+        guard entry.fd >= 0, let layout = entry.layout, entry.hasAudio else {
+            // A file whose header never made it, or with no audio after it, holds nothing: it goes.
             if entry.fd >= 0 {
                 close(entry.fd)
                 _ = unlink(entry.path)

@@ -691,6 +691,17 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
     /// Files a crash left in the spool are repaired and archived; their records (found in the
     /// journal of the day they started) are marked recovered.
+    /// The record of a recording known only from its spool file (id, start, Call-ID).
+    static func rebuiltRecord(_ info: WAVFile.Info) -> RecordingRecord {
+        RecordingRecord(
+            recordingID: info.recordingID, interactionID: info.recordingID, segment: 1, previousRecordingID: nil, source: .siprec,
+            state: .active, startedAt: info.startedAt, endedAt: nil, durationSeconds: nil,
+            dialogs: [.init(callID: info.callID, leg: nil, source: "", transport: "", startedAt: info.startedAt, endedAt: nil, endReason: nil)],
+            sessionIDs: [], groupID: nil, vendorIDs: VendorIdentifiers(), builtInBridge: nil, participants: [], streams: [],
+            metadataVersions: [], metadataVersionsDropped: 0, changes: [], file: nil, files: [], dtmf: [],
+            problems: ["the recorder stopped before this call's record was written: rebuilt from the spool file (source, participants and streams unknown)"])
+    }
+
     private func recoverSpool() {
         let recovered = media.spool.recoverSpool { [writer] outcome, info in
             // A file whose move to the archive was retried: its record follows it.
@@ -710,8 +721,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             if let record = writer.lastRecord(recordingID: info.recordingID, startedAt: info.startedAt) {
                 session = RecordingSession(record: record)
             } else {
-                logger.warning("recovered recording has no record in the journal; only its file is kept", metadata: ["recording": "\(info.recordingID)"])
-                continue
+                // The process died before the call's first record was flushed: the audio is
+                // kept, with a record rebuilt from what the spool file itself says.
+                logger.warning("recovered recording had no record in the journal; rebuilt from its spool file", metadata: ["recording": "\(info.recordingID)"])
+                session = RecordingSession(record: Self.rebuiltRecord(info))
             }
             if item.converted, var file = session.state.file {
                 // A finished recording whose file waited in the spool for the archive.
