@@ -53,7 +53,7 @@ public struct ReplicationSettings: Sendable {
 /// SHA-256, so sending twice is harmless. Recordings that came from another node by
 /// replication are not sent on.
 public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
-    struct State: Codable {
+    struct State: Codable, Sendable {
         var positions: [String: Int64] = [:]
     }
 
@@ -76,7 +76,7 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
     private let settings: ReplicationSettings
     private let logger: Logger
     private let lock = NSLock()
-    private var state: State?
+    private let state: SinkStateFile<State>
     private var statistics: [String: PeerStatistics] = [:]
     private var attempts: [String: (next: Date, count: Int)] = [:]
     /// Peers whose last attempt could not reach them.
@@ -89,6 +89,7 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
         self.folder = folder
         self.settings = settings
         self.logger = logger
+        state = SinkStateFile(url: folder.appendingPathComponent("state.json")) { State() }
         var wakes: [AsyncStream<Void>.Continuation] = []
         var streams: [AsyncStream<Void>] = []
         for peer in settings.peers {
@@ -119,22 +120,12 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
 
     // MARK: - Journal side
 
-    private func loadState() throws -> State {
-        if let state = lock.withLock({ state }) { return state }
-        var loaded = State()
-        if let data = FileManager.default.contents(atPath: folder.appendingPathComponent("state.json").path) {
-            loaded = try JSONDecoder().decode(State.self, from: data)
-        }
-        lock.withLock { state = loaded }
-        return loaded
-    }
-
     public func journalPositions() async throws -> [String: Int64] {
-        try loadState().positions
+        try state.load().positions
     }
 
     public func apply(_ entries: [CatalogEntry], positions: [JournalPosition]) async throws {
-        var next = try loadState()
+        var next = try state.load()
         var queued = 0
         let encoder = JSONEncoder()
         for entry in entries {
@@ -146,12 +137,7 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
             }
         }
         for position in positions { next.positions[position.path] = position.offset }
-        let temporary = folder.appendingPathComponent("state.json.tmp")
-        try JSONEncoder().encode(next).write(to: temporary)
-        guard rename(temporary.path, folder.appendingPathComponent("state.json").path) == 0 else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-        lock.withLock { state = next }
+        try state.save(next)
         if queued > 0 { for wake in wakes { wake.yield() } }
     }
 

@@ -16,7 +16,7 @@ import Logging
 /// the same files again (same names, same `X-Siprecd-Delivery` id), so receivers deduplicate by
 /// that id.
 public final class WebhookOutbox: JournalSink, @unchecked Sendable {
-    struct State: Codable {
+    struct State: Codable, Sendable {
         var positions: [String: Int64] = [:]
         var deriver = WebhookEventDeriver()
     }
@@ -27,7 +27,7 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
     private let settings: WebhookSettings
     private let logger: Logger
     private let lock = NSLock()
-    private var state: State?
+    private let state: SinkStateFile<State>
     /// Next attempt time and attempts so far, by file name (not kept across restarts).
     private var attempts: [String: (next: Date, count: Int)] = [:]
     private let session: URLSession
@@ -41,6 +41,7 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
         self.folder = folder
         self.settings = settings
         self.logger = logger
+        state = SinkStateFile(url: folder.appendingPathComponent("state.json")) { State() }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("outbox"), withIntermediateDirectories: true)
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("failed"), withIntermediateDirectories: true)
         let configuration = URLSessionConfiguration.ephemeral
@@ -49,25 +50,12 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
         (wakeStream, wake) = AsyncStream<Void>.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
-    private func loadState() throws -> State {
-        if let state = lock.withLock({ state }) { return state }
-        let url = folder.appendingPathComponent("state.json")
-        var loaded = State()
-        if let data = FileManager.default.contents(atPath: url.path) {
-            loaded = try JSONDecoder().decode(State.self, from: data)
-        }
-        lock.withLock { state = loaded }
-        return loaded
-    }
-
     public func journalPositions() async throws -> [String: Int64] {
-        try loadState().positions
+        try state.load().positions
     }
 
     public func apply(_ entries: [CatalogEntry], positions: [JournalPosition]) async throws {
-        var next = try loadState()
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        var next = try state.load()
         var written = 0
         for entry in entries {
             for kind in next.deriver.events(for: entry) {
@@ -80,14 +68,7 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
             }
         }
         for position in positions { next.positions[position.path] = position.offset }
-        let data = try encoder.encode(next)
-        let temporary = folder.appendingPathComponent("state.json.tmp")
-        try data.write(to: temporary)
-        // rename(2) replaces the old state atomically: a crash leaves one or the other.
-        guard rename(temporary.path, folder.appendingPathComponent("state.json").path) == 0 else {
-            throw CocoaError(.fileWriteUnknown)
-        }
-        lock.withLock { state = next }
+        try state.save(next)
         if written > 0 { wake.yield() }
     }
 
