@@ -74,7 +74,7 @@ let package = Package(
         // Webhooks: events derived from the records journal, a durable outbox, signed POSTs.
         .target(
             name: "Webhooks",
-            dependencies: ["Catalog", .product(name: "Logging", package: "swift-log")]
+            dependencies: ["Catalog", "SIPLocator", .product(name: "Logging", package: "swift-log")]
         ),
         // REST admin API, bearer tokens and roles, the web page. Sees RecordingCatalog only.
         .target(
@@ -108,7 +108,7 @@ let package = Package(
         .target(name: "SIPLocator", dependencies: ["CResolv"]),
         // Node health (what makes us answer 503), the drain, and replication between nodes
         // (an outbox fed from the records journal, an inbox behind the admin API).
-        .target(name: "Cluster", dependencies: ["Catalog", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "Cluster", dependencies: ["Catalog", "SIPLocator", .product(name: "Logging", package: "swift-log")]),
         // Composition: configuration, the session controller, buildApplication.
         .target(
             name: "SIPRECServer",
@@ -125,6 +125,7 @@ let package = Package(
                 "AdminAPI",
                 "Webhooks",
                 "Cluster",
+                "SIPLocator",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Logging
+import SIPLocator
 
 /// A node this one sends its finished recordings to.
 public struct ReplicationPeer: Sendable, Equatable {
@@ -34,6 +35,9 @@ public struct ReplicationSettings: Sendable {
     public var retryDelays: [TimeInterval] = [1, 5, 30, 120, 600]
     /// How often an unreachable peer's `/healthz` is tried.
     public var probeInterval: TimeInterval = 2
+    /// Finds each peer's targets by DNS (SRV `_http._tcp` / `_https._tcp`, then A/AAAA) and
+    /// the order to fail over in; nil: the URL as it is.
+    public var locator: HTTPEndpointLocator?
     public var requestTimeout: TimeInterval = 30
 
     public init(node: String, archiveDirectory: URL, peers: [ReplicationPeer]) {
@@ -227,7 +231,10 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
                 try await send(item, to: peer)
                 try? FileManager.default.removeItem(at: url)
                 lock.withLock {
-                    attempts[key] = nil
+                    // The peer works: items that failed on it a few times (while it was starting or
+                    // busy) are tried again now rather than at a backoff grown to minutes. One
+                    // that keeps failing (a conflict) stays on its backoff.
+                    for (other, attempt) in attempts where other.hasPrefix(peer.name + "/") && attempt.count < 4 { attempts[other] = nil }
                     statistics[peer.name, default: PeerStatistics()].sent += 1
                     statistics[peer.name, default: PeerStatistics()].pending -= 1
                     statistics[peer.name, default: PeerStatistics()].failing = false
@@ -257,10 +264,12 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
 
     /// True when the peer's admin API answers `/healthz`.
     private func probe(_ peer: ReplicationPeer) async -> Bool {
-        var request = URLRequest(url: peer.url.appendingPathComponent("healthz"))
-        request.timeoutInterval = 3
-        guard let (_, response) = try? await session.data(for: request) else { return false }
-        return (response as? HTTPURLResponse)?.statusCode == 200
+        for base in await settings.locator?.candidates(for: peer.url) ?? [peer.url] {
+            var request = URLRequest(url: base.appendingPathComponent("healthz"))
+            request.timeoutInterval = 3
+            if let (_, response) = try? await session.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 { return true }
+        }
+        return false
     }
 
     enum SendError: Error, CustomStringConvertible {
@@ -276,22 +285,36 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
         }
     }
 
+    /// One request to the peer, tried on each of its located targets in turn: a transport
+    /// error, a timeout or a 503 moves to the next (RFC 3263 §4.3); any other answer is final.
     private func request(_ peer: ReplicationPeer, _ method: String, _ path: String, offset: Int64? = nil, body: Data? = nil,
                          contentType: String? = nil) async throws -> (Int, Data) {
-        var components = URLComponents(url: peer.url.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
-        if let offset { components.queryItems = [URLQueryItem(name: "offset", value: String(offset))] }
-        var request = URLRequest(url: components.url!)
-        request.httpMethod = method
-        request.httpBody = body
-        if let token = peer.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
-        request.setValue(settings.node, forHTTPHeaderField: "X-Siprecd-Origin")
-        do {
-            let (data, response) = try await session.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
-        } catch {
-            throw SendError.unreachable("\(error)")
+        let bases = await settings.locator?.candidates(for: peer.url) ?? [peer.url]
+        var lastError: (any Error)?
+        var last503: (Int, Data)?
+        for base in bases {
+            var components = URLComponents(url: base.appendingPathComponent(path), resolvingAgainstBaseURL: false)!
+            if let offset { components.queryItems = [URLQueryItem(name: "offset", value: String(offset))] }
+            var request = URLRequest(url: components.url!)
+            request.httpMethod = method
+            request.httpBody = body
+            if let token = peer.token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+            if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
+            request.setValue(settings.node, forHTTPHeaderField: "X-Siprecd-Origin")
+            do {
+                let (data, response) = try await session.data(for: request)
+                let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+                if status == 503 {
+                    last503 = (status, data)
+                    continue
+                }
+                return (status, data)
+            } catch {
+                lastError = error
+            }
         }
+        if let last503 { return last503 }
+        throw SendError.unreachable("\(lastError.map { "\($0)" } ?? "no target")")
     }
 
     private func send(_ item: Item, to peer: ReplicationPeer) async throws {

@@ -11,6 +11,7 @@ import NIOPosix
 import Prometheus
 import Recording
 import ServiceLifecycle
+import SIPLocator
 import SIPStack
 import UnixSignals
 import Webhooks
@@ -43,6 +44,8 @@ public struct Application: Sendable {
         sip = try SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+        // Peers and webhook endpoints are located by DNS (SRV, then A/AAAA) with failover.
+        let httpLocator = HTTPEndpointLocator(nameServer: configuration.dnsServer)
         let url = configuration.databaseURL
         let leadership: any JobLeadership
         if url.hasPrefix("sqlite:") {
@@ -77,7 +80,7 @@ public struct Application: Sendable {
                         WebhookEndpoint(url: $0.url, events: Set($0.events.compactMap(WebhookEventKind.init(rawValue:))), secret: $0.secret)
                     },
                     giveUpAfter: TimeInterval(configuration.webhookGiveUpAfter.components.seconds)),
-                logger: logger)
+                logger: logger, locator: httpLocator)
             webhooks = outbox
             ingestors.append(JournalIngestor(recordsFolder: ingestor.root, node: configuration.nodeName, catalog: outbox,
                                              logger: logger, name: "webhook outbox"))
@@ -94,12 +97,13 @@ public struct Application: Sendable {
         if configuration.replicationPeers.isEmpty {
             replication = nil
         } else {
+            var settings = ReplicationSettings(node: configuration.nodeName, archiveDirectory: archiveDirectory, peers: configuration.replicationPeers.map {
+                ReplicationPeer(name: $0.name, url: $0.url, token: $0.token, maxBytesPerSecond: $0.maxBytesPerSecond)
+            })
+            settings.locator = httpLocator
             let outbox = try ReplicationOutbox(
                 folder: URL(fileURLWithPath: configuration.dataDirectory).appendingPathComponent("replication"),
-                settings: ReplicationSettings(node: configuration.nodeName, archiveDirectory: archiveDirectory, peers: configuration.replicationPeers.map {
-                    ReplicationPeer(name: $0.name, url: $0.url, token: $0.token, maxBytesPerSecond: $0.maxBytesPerSecond)
-                }),
-                logger: logger)
+                settings: settings, logger: logger)
             replication = outbox
             ingestors.append(JournalIngestor(recordsFolder: ingestor.root, node: configuration.nodeName, catalog: outbox,
                                              logger: logger, name: "replication outbox"))

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import Recording
 import SIPCore
+import SIPLocator
 import SIPRECMetadata
 import SIPStack
 import Yams
@@ -39,6 +40,10 @@ public struct ServerConfiguration: Sendable {
     public var exportFolder: String?
     public var exportInterval: Duration = .seconds(300)
     public var leaderCheckInterval: Duration = .seconds(5)
+
+    /// The name server for the DNS lookups of peers and webhooks (`dns.server`, `IP[:PORT]`);
+    /// nil: the system's (`/etc/resolv.conf`).
+    public var dnsServer: String?
 
     /// Peers this node sends its finished recordings to (`replication.peers`).
     public var replicationPeers: [ReplicationPeerSetting] = []
@@ -196,6 +201,7 @@ public struct ServerConfiguration: Sendable {
             var intervalS: Int?
             enum CodingKeys: String, CodingKey { case folder, intervalS = "interval-s" }
         }
+        struct DNS: Decodable { var server: String? }
         struct Jobs: Decodable {
             var leaderCheckS: Int?
             enum CodingKeys: String, CodingKey { case leaderCheckS = "leader-check-s" }
@@ -273,11 +279,12 @@ public struct ServerConfiguration: Sendable {
         var retention: Retention?
         var export: Export?
         var jobs: Jobs?
+        var dns: DNS?
         var dataDir: String?
         var media: Media?
         var log: Log?
         enum CodingKeys: String, CodingKey {
-            case sip, sessions, recording, http, catalog, webhooks, replication, retention, export, jobs, dataDir = "data-dir", media, log
+            case sip, sessions, recording, http, catalog, webhooks, replication, retention, export, jobs, dns, dataDir = "data-dir", media, log
         }
     }
 
@@ -387,6 +394,10 @@ public struct ServerConfiguration: Sendable {
         if let export = file.export {
             if let folder = export.folder { exportFolder = folder.isEmpty ? nil : folder }
             if let v = export.intervalS { exportInterval = .seconds(try Self.positive(v, key: "export.interval-s", minimum: 1)) }
+        }
+        if let server = file.dns?.server, !server.isEmpty {
+            guard DNSNameServer(parsing: server) != nil else { throw Error(key: "dns.server", problem: "must be IP or IP:PORT") }
+            dnsServer = server
         }
         if let v = file.jobs?.leaderCheckS { leaderCheckInterval = .seconds(try Self.positive(v, key: "jobs.leader-check-s", minimum: 1)) }
         if let replication = file.replication {

@@ -4,6 +4,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import Logging
+import SIPLocator
 
 /// Webhook delivery that survives restarts. The records journal is applied to this outbox by
 /// a `JournalIngestor` (as to the catalog): each batch's events are written as files under
@@ -37,7 +38,11 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
     public private(set) var delivered = 0
     public private(set) var givenUp = 0
 
-    public init(folder: URL, settings: WebhookSettings, logger: Logger) throws {
+    /// Finds each endpoint's targets by DNS (SRV, then A/AAAA) in failover order; nil: the URL.
+    private let locator: HTTPEndpointLocator?
+
+    public init(folder: URL, settings: WebhookSettings, logger: Logger, locator: HTTPEndpointLocator? = nil) throws {
+        self.locator = locator
         self.folder = folder
         self.settings = settings
         self.logger = logger
@@ -165,8 +170,22 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
     }
 
     /// One POST; true on a 2xx.
+    /// One delivery, tried on each of the endpoint's located targets in turn: a transport error,
+    /// a timeout or a 503 moves to the next; true on a 2xx.
     private func post(_ body: Data, to endpoint: WebhookEndpoint, name: String) async -> Bool {
-        var request = URLRequest(url: endpoint.url)
+        for url in await locator?.candidates(for: endpoint.url) ?? [endpoint.url] {
+            switch await post(body, to: endpoint, url: url, name: name) {
+            case .some(let status) where status == 503: continue
+            case .some(let status): return (200..<300).contains(status)
+            case .none: continue
+            }
+        }
+        return false
+    }
+
+    /// The status of one POST, nil when no answer came.
+    private func post(_ body: Data, to endpoint: WebhookEndpoint, url: URL, name: String) async -> Int? {
+        var request = URLRequest(url: url)
         request.httpMethod = "POST"
         request.httpBody = body
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
@@ -181,9 +200,9 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
         }
         do {
             let (_, response) = try await session.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode).map { (200..<300).contains($0) } ?? false
+            return (response as? HTTPURLResponse)?.statusCode
         } catch {
-            return false
+            return nil
         }
     }
 

@@ -173,6 +173,8 @@ struct HighAvailabilityIntegrationTests {
                 files of A: \(Self.listing(nodeA.dataDirectory))
                 node A log:
                 \(nodeA.log.suffix(6000))
+                node B log:
+                \(nodeB.log.split(separator: "\n").filter { !$0.contains(" info ") }.suffix(40).joined(separator: "\n"))
                 """)
             return
         }

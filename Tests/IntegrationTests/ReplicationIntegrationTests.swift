@@ -97,4 +97,48 @@ struct ReplicationIntegrationTests {
         let refused = try await CatalogIntegrationTests.get(portB, "/api/v1/replication/recordings/x/files/0", token: nil)
         #expect(refused.status == 401)
     }
+
+    @Test("a peer named by DNS: SRV _http._tcp orders its targets, and a target that does not answer is skipped for the next")
+    func peerLocatedBySRV() async throws {
+        guard FileManager.default.isExecutableFile(atPath: MediaIntegrationTests.loadgen) else {
+            Issue.record("siprec-loadgen is not built at \(MediaIntegrationTests.loadgen): run `make test`")
+            return
+        }
+        let nodeB = try ServerProcess(yaml: MediaIntegrationTests.yaml.replacingOccurrences(of: "43000-43999", with: "43500-43999")
+                                        + "catalog:\n  node: node-b\n", environment: ["SIPRECD_API_TOKEN": Self.tokenB])
+        defer { nodeB.stop() }
+        // The first choice (priority 10) has nothing listening; node B is the second (20).
+        let dead = try Sipp.freeTCPPort()
+        let dns = try TestDNSServer.start(records: [
+            .srv("_http._tcp.peers.example.com", target: "gone.example.com", port: UInt16(dead), priority: 10, weight: 100),
+            .srv("_http._tcp.peers.example.com", target: "nodeb.example.com", port: UInt16(nodeB.httpPort), priority: 20, weight: 100),
+            .host("gone.example.com", address: "127.0.0.1"),
+            .host("nodeb.example.com", address: "127.0.0.1"),
+        ])
+        defer { dns.stop() }
+        let yamlA = MediaIntegrationTests.yaml + """
+            catalog:
+              node: node-a
+            dns:
+              server: \(dns.address)
+            replication:
+              peers:
+                - name: node-b
+                  url: http://peers.example.com
+                  token-env: PEER_B_TOKEN
+
+            """
+        let nodeA = try ServerProcess(yaml: yamlA, environment: ["SIPRECD_API_TOKEN": Self.tokenA, "PEER_B_TOKEN": Self.tokenB])
+        defer { nodeA.stop() }
+        let calls = 3
+        let run = try await DrainIntegrationTests.LoadgenRun(target: "127.0.0.1:\(nodeA.port("udp"))", calls: calls, rate: 3, duration: 2,
+                                                             verify: [nodeA.dataDirectory]).finish()
+        #expect(run.report["recordingsVerified"] as? Int == calls, "\(run.summary)")
+        try await DrainIntegrationTests.waitUntil(timeout: 30, "node B to hold every recording") {
+            await Self.items(nodeB.httpPort, token: Self.tokenB).count == calls
+        }
+        let metrics = String(decoding: try await CatalogIntegrationTests.get(nodeA.httpPort, "/metrics", token: nil).body, as: UTF8.self)
+        #expect(Self.metric(metrics, #"siprecd_replication_sent_total{peer="node-b"}"#) == calls)
+        #expect(dns.queryLog.contains("_http._tcp.peers.example.com"), "\(dns.queryLog)")
+    }
 }

@@ -123,6 +123,8 @@ struct ServerConfigurationTests {
         ("recording:\n  playout-delay-ms: 5\n", "recording.playout-delay-ms"),
         ("sessions:\n  metadata: {max-depth: 1}\n", "sessions.metadata.max-depth"),
         ("sip:\n  drain-timeout-s: -1\n", "sip.drain-timeout-s"),
+        ("dns:\n  server: resolver.example.com\n", "dns.server"),
+        ("retention:\n  days: -5\n", "retention.days"),
         ("replication:\n  peers: [{url: ftp://node2.example.com}]\n", "replication.peers[0].url"),
         ("replication:\n  peers: [{url: http://node2.example.com, max-kbps: 0}]\n", "replication.peers[0].max-kbps"),
         ("replication:\n  peers: [{name: a, url: http://a.example.com}, {name: a, url: http://b.example.com}]\n", "replication.peers"),
@@ -160,6 +162,11 @@ struct ServerConfigurationTests {
         #expect(configuration.replicationPeers.first?.maxBytesPerSecond == 2_000_000)
         #expect(configuration.replicationPeers.last?.token == nil)
         #expect(configuration.replicationPeers.last?.maxBytesPerSecond == nil)
+        try configuration.apply(yaml: "dns:\n  server: 192.0.2.53:5353\nretention:\n  days: 365\n  tenants: {bank: 2555}\nexport:\n  folder: /srv/export\n")
+        #expect(configuration.dnsServer == "192.0.2.53:5353")
+        #expect(configuration.retentionDays == 365)
+        #expect(configuration.retentionTenantDays == ["bank": 2555])
+        #expect(configuration.exportFolder == "/srv/export")
     }
 
     @Test("a TLS listener without certificate settings fails validation")
