@@ -5,6 +5,8 @@ import CatalogPostgres
 import CatalogSQLite
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 import NIOCore
 import NIOPosix
@@ -208,8 +210,11 @@ public struct Application: Sendable {
         guard let listen = HTTPListen(configuration.httpListen) else {
             throw ServerConfiguration.Error(key: "http.listen", problem: "must be HOST:PORT")
         }
+        // HTTPS when http.tls is set (the context is built here, once, off the event loops).
+        let server: HTTPServerBuilder = try configuration.httpTLS.map { try .tls(.http1(), tlsConfiguration: $0.makeTLSConfiguration()) } ?? .http1()
         let http = Hummingbird.Application(
             router: api.router(),
+            server: server,
             configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "siprecd"),
             onServerRunning: { channel in
                 logger.info("listening", metadata: ["http": "\(listen.host):\(channel.localAddress?.port ?? listen.port)"])

@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
         SIPListenAddress(transport: .tcp, host: "0.0.0.0", port: 5060),
     ]
     public var httpListen: String = "127.0.0.1:8080"
+    /// HTTPS for the admin API (`http.tls`); nil: plain HTTP.
+    public var httpTLS: SIPTLSConfiguration?
     /// `sqlite:PATH` (default `sqlite:<data-dir>/catalog.sqlite`) or `postgres://USER@HOST:PORT/DB`.
     public var database: String?
     /// This node's name in the catalog (journal positions); defaults to the host name.
@@ -189,7 +191,19 @@ public struct ServerConfiguration: Sendable {
                 case minSessionExpires = "min-session-expires", tls, drainTimeoutS = "drain-timeout-s"
             }
         }
-        struct HTTP: Decodable { var listen: String? }
+        struct HTTP: Decodable {
+            struct TLS: Decodable {
+                var certificate: String?
+                var privateKey: String?
+                var clientCA: String?
+                var requireClientCertificate: Bool?
+                enum CodingKeys: String, CodingKey {
+                    case certificate, privateKey = "private-key", clientCA = "client-ca", requireClientCertificate = "require-client-certificate"
+                }
+            }
+            var listen: String?
+            var tls: TLS?
+        }
         struct Retention: Decodable {
             var days: Int?
             var tenants: [String: Int]?
@@ -364,6 +378,15 @@ public struct ServerConfiguration: Sendable {
             if let v = r.mediaBindAddress { recording.mediaBindAddress = v }
         }
         if let listen = file.http?.listen { httpListen = listen }
+        if let tlsFile = file.http?.tls, let certificate = tlsFile.certificate, !certificate.isEmpty {
+            guard let key = tlsFile.privateKey, !key.isEmpty else { throw Error(key: "http.tls.private-key", problem: "required with http.tls.certificate") }
+            let tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: tlsFile.clientCA,
+                                          requireClientCertificate: tlsFile.requireClientCertificate ?? false)
+            if tls.requireClientCertificate && tls.trustRootsFile == nil {
+                throw Error(key: "http.tls.client-ca", problem: "required when require-client-certificate is true")
+            }
+            httpTLS = tls
+        }
         if let dir = file.dataDir { dataDirectory = dir }
         if let database = file.catalog?.database { self.database = database }
         if let node = file.catalog?.node { nodeName = node }
@@ -454,6 +477,9 @@ public struct ServerConfiguration: Sendable {
     public mutating func apply(environment: [String: String]) {
         if let passphrase = environment["SIPRECD_TLS_KEY_PASSPHRASE"], !passphrase.isEmpty {
             tls?.privateKeyPassphrase = passphrase
+        }
+        if let passphrase = environment["SIPRECD_HTTP_TLS_KEY_PASSPHRASE"], !passphrase.isEmpty {
+            httpTLS?.privateKeyPassphrase = passphrase
         }
         if let token = environment["SIPRECD_API_TOKEN"], !token.isEmpty { apiBootstrapToken = token }
         for index in replicationPeers.indices {

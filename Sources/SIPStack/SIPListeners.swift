@@ -54,6 +54,11 @@ public struct SIPTLSConfiguration: Hashable, Sendable {
 
     /// Builds the (expensive) context once, off any event loop.
     public func makeContext() throws -> NIOSSLContext {
+        try NIOSSLContext(configuration: makeTLSConfiguration())
+    }
+
+    /// The server TLS settings these files and options describe (TLS 1.2 or later).
+    public func makeTLSConfiguration() throws -> TLSConfiguration {
         let chain = try NIOSSLCertificate.fromPEMFile(certificateChainFile).map { NIOSSLCertificateSource.certificate($0) }
         let key: NIOSSLPrivateKey
         if let passphrase = privateKeyPassphrase {
@@ -65,7 +70,7 @@ public struct SIPTLSConfiguration: Hashable, Sendable {
         if let trustRootsFile { tls.trustRoots = .file(trustRootsFile) }
         tls.certificateVerification = requireClientCertificate ? .noHostnameVerification : .none
         tls.minimumTLSVersion = .tlsv12
-        return try NIOSSLContext(configuration: tls)
+        return tls
     }
 }
 

@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import NIOCore
 import NIOSSL
 import SIPCore
@@ -158,5 +161,58 @@ struct TLSIntegrationTests {
         try await client.send(SIPText.options(transport: "TLS"))
         #expect(await client.nextResponse()?.statusCode == 200)
         await client.close()
+    }
+
+    /// One HTTPS GET with `openssl s_client` (the CA trusted; a client certificate when given);
+    /// returns what the server sent back, headers and body.
+    func httpsGet(_ pki: TestPKI, port: Int, path: String, certificate: String? = nil, key: String? = nil) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/openssl")
+        var arguments = ["s_client", "-connect", "127.0.0.1:\(port)", "-CAfile", pki.path("ca.pem"), "-quiet", "-ign_eof"]
+        if let certificate, let key { arguments += ["-cert", pki.path(certificate), "-key", pki.path(key)] }
+        process.arguments = arguments
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data("GET \(path) HTTP/1.1\r\nHost: server.example.com\r\nConnection: close\r\n\r\n".utf8))
+        try input.fileHandleForWriting.close()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    @Test("the admin API over HTTPS (http.tls): answered with the configured certificate; with a client CA required, a client without a certificate from it gets nothing")
+    func adminAPIOverHTTPS() async throws {
+        let pki = try TestPKI()
+        defer { pki.remove() }
+        func start(requireClientCertificate: Bool) throws -> ServerProcess {
+            try ServerProcess(yaml: """
+                http:
+                  tls:
+                    certificate: \(pki.path("server.pem"))
+                    private-key: \(pki.path("server.key"))
+                    client-ca: \(pki.path("ca.pem"))
+                    require-client-certificate: \(requireClientCertificate)
+                """, listen: ["udp:127.0.0.1:0"])
+        }
+        let server = try start(requireClientCertificate: false)
+        let answer = try httpsGet(pki, port: server.httpPort, path: "/healthz")
+        #expect(answer.hasPrefix("HTTP/1.1 200"), "\(answer)")
+        #expect(answer.contains(#""status":"ok""#))
+        // Plain HTTP to the same port gets no HTTP answer.
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(server.httpPort)/healthz")!)
+        request.timeoutInterval = 5
+        let plain = try? await URLSession.shared.data(for: request)
+        #expect((plain?.1 as? HTTPURLResponse)?.statusCode != 200)
+        server.stop()
+
+        let mutual = try start(requireClientCertificate: true)
+        defer { mutual.stop() }
+        #expect(try httpsGet(pki, port: mutual.httpPort, path: "/healthz", certificate: "client.pem", key: "client.key").hasPrefix("HTTP/1.1 200"))
+        #expect(try httpsGet(pki, port: mutual.httpPort, path: "/healthz").isEmpty)
+        #expect(try httpsGet(pki, port: mutual.httpPort, path: "/healthz", certificate: "rogue.pem", key: "rogue.key").isEmpty)
     }
 }

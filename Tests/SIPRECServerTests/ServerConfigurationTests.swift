@@ -124,6 +124,8 @@ struct ServerConfigurationTests {
         ("sessions:\n  metadata: {max-depth: 1}\n", "sessions.metadata.max-depth"),
         ("sip:\n  drain-timeout-s: -1\n", "sip.drain-timeout-s"),
         ("dns:\n  server: resolver.example.com\n", "dns.server"),
+        ("http:\n  tls: {certificate: /x.pem}\n", "http.tls.private-key"),
+        ("http:\n  tls: {certificate: /x.pem, private-key: /x.key, require-client-certificate: true}\n", "http.tls.client-ca"),
         ("retention:\n  days: -5\n", "retention.days"),
         ("replication:\n  peers: [{url: ftp://node2.example.com}]\n", "replication.peers[0].url"),
         ("replication:\n  peers: [{url: http://node2.example.com, max-kbps: 0}]\n", "replication.peers[0].max-kbps"),
