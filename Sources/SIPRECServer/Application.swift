@@ -46,8 +46,18 @@ public struct Application: Sendable {
         sip = try SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        // Peers and webhook endpoints are located by DNS (SRV, then A/AAAA) with failover.
-        let httpLocator = HTTPEndpointLocator(nameServer: configuration.dnsServer)
+        // Requests the recorder sends are located by DNS with failover: peers and webhook
+        // endpoints (SRV _http._tcp, then A/AAAA), and BYEs to a remote target that names a
+        // host (RFC 3263 NAPTR/SRV/A over UDP). One resolver and cache for all.
+        let resolver = CachingDNSResolver(upstream: SystemDNSResolver(configuration: DNSResolverConfiguration(
+            nameServer: configuration.dnsServer.flatMap(DNSNameServer.init(parsing:)))))
+        let httpLocator = HTTPEndpointLocator(resolver: resolver)
+        let sipLocator = SIPTargetLocator(resolver: resolver, configuration: .init(transports: [.udp]))
+        sip.core.locateUDPTargets = { uri in
+            guard let destination = SIPDestination(uri: uri.description) else { return [] }
+            let targets = (try? await sipLocator.locate(destination, preferredTransport: .udp)) ?? []
+            return targets.compactMap { try? SocketAddress(ipAddress: $0.address, port: Int($0.port)) }
+        }
         let url = configuration.databaseURL
         let leadership: any JobLeadership
         if url.hasPrefix("sqlite:") {

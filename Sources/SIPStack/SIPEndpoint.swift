@@ -378,12 +378,31 @@ public struct SIPEndpoint: Sendable {
     }
 
     private mutating func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField], reason: SIPDialogEndReason) -> [SIPEndpointAction] {
-        guard var dialog = dialogs[dialogID], dialog.state != .terminated else { return [] }
+        guard let prepared = prepareBYE(dialogID, extraHeaders: extraHeaders, reason: reason) else { return [] }
+        return prepared.actions + startClient(prepared.request, dialogID: dialogID, peer: prepared.peer).actions + [prepared.ended]
+    }
+
+    /// A BYE built and its dialog ended, not sent yet: the caller sends it with `startClient`,
+    /// to the dialog's flow (`peer`) or to where RFC 3263 locates the remote target.
+    public struct PreparedRequest: Sendable {
+        public var request: SIPRequest
+        /// The flow the dialog came on.
+        public var peer: SIPPeer
+        /// The dialog's end (timers cancelled).
+        public var actions: [SIPEndpointAction]
+        /// The `dialogEnded` event, for after the request is on its way.
+        public var ended: SIPEndpointAction
+    }
+
+    /// Ends the dialog and builds its BYE (without Via: `startClient` adds it).
+    public mutating func prepareBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField] = []) -> PreparedRequest? {
+        prepareBYE(dialogID, extraHeaders: extraHeaders, reason: .localBye)
+    }
+
+    private mutating func prepareBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField], reason: SIPDialogEndReason) -> PreparedRequest? {
+        guard var dialog = dialogs[dialogID], dialog.state != .terminated else { return nil }
         dialog.localCSeq += 1
-        let branch = "z9hG4bK" + makeTag() + makeTag()
-        let sentBy = viaHost(for: dialog.peer, fallback: dialog.local.uri)
         var headers = SIPHeaders()
-        headers.add(.via, "SIP/2.0/\(dialog.peer.transport.rawValue) \(sentBy);branch=\(branch);rport")
         headers.add(.maxForwards, "70")
         for route in dialog.routeSet { headers.add(.route, route.description) }
         headers.add(.from, dialog.local.description)
@@ -393,14 +412,27 @@ public struct SIPEndpoint: Sendable {
         headers.add(.userAgent, configuration.serverName)
         for field in extraHeaders { headers.add(field) }
         let request = SIPRequest(method: .bye, uri: dialog.remoteTarget, headers: headers)
-        var actions = endDialog(&dialog)
+        let actions = endDialog(&dialog)
         removeDialog(dialogID)
-        var client = ClientEntry(transaction: ClientNonInviteTransaction(request: request, reliable: dialog.peer.transport.isReliable,
+        return PreparedRequest(request: request, peer: dialog.peer, actions: actions,
+                               ended: .event(.dialogEnded(dialogID, reason, bye: nil)))
+    }
+
+    /// Sends a request the endpoint built (`prepareBYE`) in a new client transaction to `peer`,
+    /// with a Via of its own and a new branch: called again for the next target after a
+    /// timeout or a 503, it is a new transaction (RFC 3263 §4.3).
+    public mutating func startClient(_ request: SIPRequest, dialogID: SIPDialogID?, peer: SIPPeer) -> (branch: String, actions: [SIPEndpointAction]) {
+        let branch = "z9hG4bK" + makeTag() + makeTag()
+        var request = request
+        request.headers.remove(.via)
+        let sentBy = viaHost(for: peer, fallback: request.uri)
+        request.headers = SIPHeaders([SIPHeaderField(name: .via, value: "SIP/2.0/\(peer.transport.rawValue) \(sentBy);branch=\(branch);rport")]
+                                     + Array(request.headers))
+        var client = ClientEntry(transaction: ClientNonInviteTransaction(request: request, reliable: peer.transport.isReliable,
                                                                          timers: configuration.timers),
-                                 dialogID: dialogID, peer: dialog.peer)
-        actions += commit(client.transaction.start(), branch: branch, entry: client)
-        actions.append(.event(.dialogEnded(dialogID, reason, bye: nil)))
-        return actions
+                                 dialogID: dialogID, peer: peer)
+        let started = client.transaction.start()
+        return (branch, commit(started, branch: branch, entry: client))
     }
 
     mutating func receive(_ response: SIPResponse, from peer: SIPPeer) -> [SIPEndpointAction] {

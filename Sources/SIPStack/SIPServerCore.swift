@@ -127,9 +127,63 @@ public final class SIPServerCore: @unchecked Sendable {
         run(endpoint.respond(to: key, status: status, reasonPhrase: reasonPhrase, headers: headers, body: body))
     }
 
+    /// Where in-dialog requests the recorder sends go when the dialog's remote target names a
+    /// host (RFC 3263): the UDP addresses to try, in order. Nil, or a numeric remote target,
+    /// or a TCP/TLS dialog: the flow the dialog came on (its source address or connection).
+    public var locateUDPTargets: (@Sendable (SIPURI) async -> [SocketAddress])?
+
+    /// BYEs sent to located targets that may still move to the next one, by branch.
+    private var failovers: [String: (request: SIPRequest, dialogID: SIPDialogID, remaining: [SIPPeer])] = [:]
+
     public func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField] = []) {
         eventLoop.assertInEventLoop()
-        run(endpoint.sendBYE(dialogID, extraHeaders: extraHeaders))
+        guard let prepared = endpoint.prepareBYE(dialogID, extraHeaders: extraHeaders) else { return }
+        run(prepared.actions)
+        let uri = prepared.request.uri
+        guard prepared.peer.transport == .udp, let locate = locateUDPTargets, !Self.isNumeric(uri.hostWithoutBrackets) else {
+            run(startClient(prepared.request, dialogID: dialogID, peer: prepared.peer, remaining: []))
+            run([prepared.ended])
+            return
+        }
+        // The dialog is over now; its BYE leaves once the remote target is located.
+        run([prepared.ended])
+        let flow = prepared.peer
+        Task {
+            let addresses = await locate(uri)
+            self.eventLoop.execute {
+                var peers = addresses.map { SIPPeer(transport: .udp, remoteAddress: $0, localAddress: flow.localAddress) }
+                // Nothing located: the flow the dialog came on is still the best guess.
+                if peers.isEmpty { peers = [flow] }
+                let first = peers.removeFirst()
+                self.run(self.startClient(prepared.request, dialogID: dialogID, peer: first, remaining: peers))
+            }
+        }
+    }
+
+    private func startClient(_ request: SIPRequest, dialogID: SIPDialogID, peer: SIPPeer, remaining: [SIPPeer]) -> [SIPEndpointAction] {
+        let started = endpoint.startClient(request, dialogID: dialogID, peer: peer)
+        if !remaining.isEmpty { failovers[started.branch] = (request, dialogID, remaining) }
+        return started.actions
+    }
+
+    /// A located request that timed out or got 503 goes to the next target (RFC 3263 §4.3);
+    /// true when it did (the result is not the application's yet).
+    private func failOver(_ event: SIPEndpointEvent) -> Bool {
+        guard case .clientResult(let branch, _, let result) = event, var pending = failovers.removeValue(forKey: branch) else { return false }
+        switch result {
+        case .timeout: break
+        case .response(let response) where response.statusCode == 503: break
+        case .response: return false
+        }
+        guard !pending.remaining.isEmpty else { return false }
+        let next = pending.remaining.removeFirst()
+        logger.notice("in-dialog request not answered by a located target; trying the next", metadata: ["next": "\(next)"])
+        run(startClient(pending.request, dialogID: pending.dialogID, peer: next, remaining: pending.remaining))
+        return true
+    }
+
+    static func isNumeric(_ host: String) -> Bool {
+        (try? SocketAddress(ipAddress: host, port: 0)) != nil
     }
 
     // MARK: - Actions
@@ -146,6 +200,7 @@ public final class SIPServerCore: @unchecked Sendable {
                 timers.cancel(id)
             case .event(let event):
                 if case .rejected(let reason) = event { count(reason) }
+                if failOver(event) { continue }
                 application?.handle(event, core: self)
             }
         }

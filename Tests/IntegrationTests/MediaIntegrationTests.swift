@@ -31,6 +31,8 @@ struct TestSIPRECCall {
     }
 
     var hostInURI: String { host.contains(":") ? "[\(host)]" : host }
+    /// The Contact URI (the dialog's remote target); default: this client's address.
+    var contactURI: String?
 
     func mediaLines(label: String, port: Int) -> [String] {
         let proto = keys[label] == nil ? "RTP/AVP" : "RTP/SAVP"
@@ -63,7 +65,7 @@ struct TestSIPRECCall {
             "INVITE sip:srs@\(hostInURI) SIP/2.0",
             "Via: SIP/2.0/UDP \(hostInURI):\(client.localPort);branch=z9hG4bK\(UUID().uuidString.prefix(12));rport",
             "Max-Forwards: 70", "From: <sip:src@example.com>;tag=\(fromTag)", "To: <sip:srs@example.com>",
-            "Call-ID: \(callID)", "CSeq: 1 INVITE", "Contact: <sip:src@\(hostInURI):\(client.localPort)>;+sip.src", "Require: siprec",
+            "Call-ID: \(callID)", "CSeq: 1 INVITE", "Contact: <\(contactURI ?? "sip:src@\(hostInURI):\(client.localPort)")>;+sip.src", "Require: siprec",
             "Content-Type: multipart/mixed;boundary=b1", "Content-Length: \(body.utf8.count)", "", body,
         ].joined(separator: "\r\n")
     }
