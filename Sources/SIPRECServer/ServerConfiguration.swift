@@ -332,14 +332,9 @@ public struct ServerConfiguration: Sendable {
             if let v = sip.maxConnections { maxConnections = try Self.positive(v, key: "sip.max-connections", minimum: 1) }
             if let v = sip.maxTransactions { maxTransactions = try Self.positive(v, key: "sip.max-transactions", minimum: 16) }
             if let v = sip.minSessionExpires { minSessionExpires = try Self.positive(v, key: "sip.min-session-expires", minimum: 90) }
-            if let tlsFile = sip.tls, let certificate = tlsFile.certificate {
-                guard let key = tlsFile.privateKey else { throw Error(key: "sip.tls.private-key", problem: "required with sip.tls.certificate") }
-                var tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: tlsFile.clientCA,
-                                              requireClientCertificate: tlsFile.requireClientCertificate ?? false)
+            if let tlsFile = sip.tls, var tls = try Self.tls(certificate: tlsFile.certificate, privateKey: tlsFile.privateKey, clientCA: tlsFile.clientCA,
+                                                                 requireClientCertificate: tlsFile.requireClientCertificate, key: "sip.tls") {
                 if let v = tlsFile.handshakeTimeoutMs { tls.handshakeTimeout = try Self.milliseconds(v, key: "sip.tls.handshake-timeout-ms", minimum: 100) }
-                if tls.requireClientCertificate && tls.trustRootsFile == nil {
-                    throw Error(key: "sip.tls.client-ca", problem: "required when require-client-certificate is true")
-                }
                 self.tls = tls
             }
         }
@@ -378,14 +373,9 @@ public struct ServerConfiguration: Sendable {
             if let v = r.mediaBindAddress { recording.mediaBindAddress = v }
         }
         if let listen = file.http?.listen { httpListen = listen }
-        if let tlsFile = file.http?.tls, let certificate = tlsFile.certificate, !certificate.isEmpty {
-            guard let key = tlsFile.privateKey, !key.isEmpty else { throw Error(key: "http.tls.private-key", problem: "required with http.tls.certificate") }
-            let tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: key, trustRootsFile: tlsFile.clientCA,
-                                          requireClientCertificate: tlsFile.requireClientCertificate ?? false)
-            if tls.requireClientCertificate && tls.trustRootsFile == nil {
-                throw Error(key: "http.tls.client-ca", problem: "required when require-client-certificate is true")
-            }
-            httpTLS = tls
+        if let tlsFile = file.http?.tls {
+            httpTLS = try Self.tls(certificate: tlsFile.certificate, privateKey: tlsFile.privateKey, clientCA: tlsFile.clientCA,
+                                   requireClientCertificate: tlsFile.requireClientCertificate, key: "http.tls")
         }
         if let dir = file.dataDir { dataDirectory = dir }
         if let database = file.catalog?.database { self.database = database }
@@ -529,6 +519,21 @@ public struct ServerConfiguration: Sendable {
             throw Error(key: key, problem: "every entry must be an address or CIDR network")
         }
         return parsed
+    }
+
+    /// TLS listener settings from a `tls` section (`key`: `sip.tls` or `http.tls`); nil without
+    /// a certificate. A key is required with it, and a client CA when client certificates are.
+    static func tls(certificate: String?, privateKey: String?, clientCA: String?, requireClientCertificate: Bool?,
+                    key: String) throws -> SIPTLSConfiguration? {
+        guard let certificate, !certificate.isEmpty else { return nil }
+        guard let privateKey, !privateKey.isEmpty else { throw Error(key: "\(key).private-key", problem: "required with \(key).certificate") }
+        let clientCA = clientCA.flatMap { $0.isEmpty ? nil : $0 }
+        let tls = SIPTLSConfiguration(certificateChainFile: certificate, privateKeyFile: privateKey, trustRootsFile: clientCA,
+                                      requireClientCertificate: requireClientCertificate ?? false)
+        if tls.requireClientCertificate && tls.trustRootsFile == nil {
+            throw Error(key: "\(key).client-ca", problem: "required when require-client-certificate is true")
+        }
+        return tls
     }
 
     static func positive(_ value: Int, key: String, minimum: Int) throws -> Int {
