@@ -212,6 +212,7 @@ let package = Package(
         .testTarget(
             name: "SIPRECServerTests",
             dependencies: ["SIPRECServer", "SDP", "SIPCore", "SIPRECMetadata", "SIPStack", "SIPTestSupport",
+                           .product(name: "NIOCore", package: "swift-nio"),
                            .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(

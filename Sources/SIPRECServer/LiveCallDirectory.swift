@@ -39,7 +39,7 @@ final class LiveCallDirectory: LiveCallControl, @unchecked Sendable {
     static func liveCall(_ session: RecordingSession) -> LiveCall {
         let record = session.record
         return LiveCall(
-            recordingId: record.recordingID, source: record.source.rawValue, tenant: CatalogEntry.defaultTenant,
+            recordingId: record.recordingID, source: record.source.rawValue, tenant: record.tenant ?? CatalogEntry.defaultTenant,
             startedAt: record.startedAt, paused: session.paused, callIds: record.dialogs.map(\.callID),
             participants: record.participants.map { LiveCall.Participant(aor: $0.aor, name: $0.name, role: $0.role) },
             streams: record.streams.map { stream in

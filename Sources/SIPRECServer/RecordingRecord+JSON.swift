@@ -13,6 +13,7 @@ extension RecordingRecord {
         json.string("previousRecordingID", previousRecordingID)
         json.string("source", source.rawValue)
         json.string("state", state.rawValue)
+        if let tenant { json.string("tenant", tenant) }
         json.date("startedAt", startedAt)
         json.date("endedAt", endedAt)
         json.double("durationSeconds", durationSeconds)

@@ -176,4 +176,6 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
     public var dtmf: [DTMF]
     /// Things an operator should know (metadata that did not parse, a leg that never came).
     public var problems: [String]
+    /// Whose recording it is, by the SRC's address (`sessions.tenants`); nil: `default`.
+    public var tenant: String? = nil
 }

@@ -246,6 +246,11 @@ struct RecordingSession: Sendable {
         state.problems.append(problem)
     }
 
+    /// Assigns the recording to a tenant (nil: `default`).
+    mutating func setTenant(_ tenant: String?) {
+        state.tenant = tenant
+    }
+
     /// Links this recording to the one before it in the same interaction.
     mutating func link(interactionID: String, previousRecordingID: String, segment: Int) {
         state.interactionID = interactionID

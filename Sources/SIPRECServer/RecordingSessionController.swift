@@ -431,6 +431,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         var session = RecordingSession(recordingID: recordingID, interactionID: recordingID, source: source,
                                        request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits,
                                        maxMetadataVersions: configuration.maxMetadataVersions)
+        session.setTenant(configuration.tenant(for: peer.remoteAddress))
         if leg != nil, pairingKey == nil {
             session.noteProblem("Built-in-Bridge leg without x-refci: recorded alone, not paired")
         }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOCore
 import Recording
 import SIPCore
 import SIPLocator
@@ -94,6 +95,14 @@ public struct ServerConfiguration: Sendable {
     public var builtInBridgeSources: TrustedNetworks = .everyone
     /// Networks whose plain INVITEs (no SIPREC, no Built-in-Bridge) are recorded.
     public var plainCallSources: TrustedNetworks = .everyone
+    /// The tenant of a recording by the address its SRC sent from (`sessions.tenants`, first
+    /// match wins); recordings from elsewhere belong to `default`.
+    public var tenants: [(name: String, sources: TrustedNetworks)] = []
+
+    /// The tenant of a recording whose first INVITE came from `address`.
+    public func tenant(for address: SocketAddress) -> String? {
+        tenants.first { $0.sources.contains(address) }?.name
+    }
     /// Size, depth and element limits for RFC 7865 metadata documents.
     public var metadataLimits = MetadataLimits()
     /// Metadata documents kept per recording: the first and the latest ones.
@@ -258,12 +267,17 @@ public struct ServerConfiguration: Sendable {
                     case maxBytes = "max-bytes", maxDepth = "max-depth", maxElements = "max-elements", maxVersions = "max-versions"
                 }
             }
+            struct Tenant: Decodable {
+                var name: String
+                var sources: [String]
+            }
             var bibSources: [String]?
             var plainSources: [String]?
             var metadata: Metadata?
             var interactionIndexSize: Int?
+            var tenants: [Tenant]?
             enum CodingKeys: String, CodingKey {
-                case bibSources = "bib-sources", plainSources = "plain-sources", metadata, interactionIndexSize = "interaction-index-size"
+                case bibSources = "bib-sources", plainSources = "plain-sources", metadata, interactionIndexSize = "interaction-index-size", tenants
             }
         }
         struct Recording: Decodable {
@@ -341,6 +355,15 @@ public struct ServerConfiguration: Sendable {
         if let sessions = file.sessions {
             if let networks = sessions.bibSources { builtInBridgeSources = try Self.networks(networks, key: "sessions.bib-sources") }
             if let networks = sessions.plainSources { plainCallSources = try Self.networks(networks, key: "sessions.plain-sources") }
+            if let list = sessions.tenants {
+                tenants = try list.enumerated().map { index, tenant in
+                    let name = tenant.name.trimmingCharacters(in: .whitespaces)
+                    guard !name.isEmpty, name.count <= 64, name.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+                        throw Error(key: "sessions.tenants[\(index)].name", problem: "must be 1-64 letters, digits, '-', '_' or '.'")
+                    }
+                    return (name, try Self.networks(tenant.sources, key: "sessions.tenants[\(index)].sources"))
+                }
+            }
             if let m = sessions.metadata {
                 if let v = m.maxBytes { metadataLimits.maxBytes = try Self.positive(v, key: "sessions.metadata.max-bytes", minimum: 1024) }
                 if let v = m.maxDepth { metadataLimits.maxDepth = try Self.positive(v, key: "sessions.metadata.max-depth", minimum: 4) }

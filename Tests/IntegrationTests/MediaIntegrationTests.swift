@@ -390,6 +390,29 @@ struct MediaIntegrationTests {
         #expect(record["file"] == nil)
     }
 
+    @Test("sessions.tenants: a recording belongs to the tenant of its SRC's network, and the API lists it under that tenant")
+    func tenantBySource() async throws {
+        let token = "tenant-test-secret"
+        let server = try ServerProcess(yaml: Self.yaml + "sessions:\n  tenants:\n    - name: branch-7\n      sources: [192.0.2.0/24]\n    - name: bank\n      sources: [127.0.0.0/8]\n",
+                                       environment: ["SIPRECD_API_TOKEN": token])
+        defer { server.stop() }
+        let client = try await SIPTestClient.udp(port: server.port("udp"))
+        var call = TestSIPRECCall(client: client)
+        try await call.start()
+        #expect(try await call.bye() == 200)
+        await client.close()
+        var items: [[String: Any]] = []
+        try await DrainIntegrationTests.waitUntil(timeout: 10, "the recording to be catalogued") {
+            items = (try await CatalogIntegrationTests.get(server.httpPort, "/api/v1/recordings?tenant=bank", token: token)).json["items"] as? [[String: Any]] ?? []
+            return items.count == 1
+        }
+        #expect(items.first?["tenant"] as? String == "bank")
+        let other = try await CatalogIntegrationTests.get(server.httpPort, "/api/v1/recordings?tenant=default", token: token)
+        #expect((other.json["items"] as? [[String: Any]])?.isEmpty == true)
+        let records = try server.stopAndReadRecords()
+        #expect(records.first?["tenant"] as? String == "bank")
+    }
+
     @Test("a spool short of space: new INVITEs and the SBC's OPTIONS keepalives get 503 with Retry-After (it records elsewhere)")
     func spoolShortOfSpace() async throws {
         // More free space asked for than any disk has.

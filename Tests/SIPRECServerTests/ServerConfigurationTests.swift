@@ -1,5 +1,6 @@
 import Foundation
 import SIPStack
+import NIOCore
 import Testing
 @testable import SIPRECServer
 
@@ -125,6 +126,8 @@ struct ServerConfigurationTests {
         ("sip:\n  drain-timeout-s: -1\n", "sip.drain-timeout-s"),
         ("dns:\n  server: resolver.example.com\n", "dns.server"),
         ("http:\n  tls: {certificate: /x.pem}\n", "http.tls.private-key"),
+        ("sessions:\n  tenants: [{name: 'a b', sources: [192.0.2.0/24]}]\n", "sessions.tenants[0].name"),
+        ("sessions:\n  tenants: [{name: bank, sources: [bank-net]}]\n", "sessions.tenants[0].sources"),
         ("http:\n  tls: {certificate: /x.pem, private-key: /x.key, require-client-certificate: true}\n", "http.tls.client-ca"),
         ("retention:\n  days: -5\n", "retention.days"),
         ("replication:\n  peers: [{url: ftp://node2.example.com}]\n", "replication.peers[0].url"),
@@ -169,6 +172,18 @@ struct ServerConfigurationTests {
         #expect(configuration.retentionDays == 365)
         #expect(configuration.retentionTenantDays == ["bank": 2555])
         #expect(configuration.exportFolder == "/srv/export")
+        try configuration.apply(yaml: """
+            sessions:
+              tenants:
+                - name: bank
+                  sources: [192.0.2.0/25]
+                - name: support
+                  sources: [192.0.2.0/24, 2001:db8:1::/48]
+            """)
+        #expect(configuration.tenant(for: try SocketAddress(ipAddress: "192.0.2.10", port: 5060)) == "bank")
+        #expect(configuration.tenant(for: try SocketAddress(ipAddress: "192.0.2.200", port: 5060)) == "support")
+        #expect(configuration.tenant(for: try SocketAddress(ipAddress: "2001:db8:1::5", port: 5060)) == "support")
+        #expect(configuration.tenant(for: try SocketAddress(ipAddress: "198.51.100.1", port: 5060)) == nil)
     }
 
     @Test("a TLS listener without certificate settings fails validation")
