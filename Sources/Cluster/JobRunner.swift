@@ -160,11 +160,21 @@ public final class JobRunner: @unchecked Sendable {
     public func exportFinished() async throws -> Int {
         guard let folder = settings.exportFolder else { return 0 }
         var exported = 0
+        var failed = Set<String>()
         while true {
-            let batch = try await catalog.exportCandidates(limit: 100)
+            let batch = try await catalog.exportCandidates(limit: 100 + failed.count).filter { !failed.contains($0.id) }
             if batch.isEmpty { break }
             for entry in batch {
-                try export(entry, to: folder)
+                do {
+                    try export(entry, to: folder)
+                } catch {
+                    // One recording that cannot be copied (its file is on another node, say)
+                    // does not hold up the others; it is tried again at the next run.
+                    failed.insert(entry.id)
+                    lock.withLock { statistics.failures += 1 }
+                    logger.warning("export: recording not copied; tried again next run", metadata: ["recording": "\(entry.id)", "error": "\(error)"])
+                    continue
+                }
                 try await catalog.markExported(id: entry.id)
                 exported += 1
                 lock.withLock { statistics.exported += 1 }

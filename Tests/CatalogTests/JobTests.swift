@@ -73,6 +73,15 @@ struct JobTests {
             #expect(try await runner.exportFinished() == 0)
             #expect(runner.currentStatistics.purged == 2)
             #expect(runner.currentStatistics.exported == 3)
+            // A recording whose file is not here does not stop the others; it waits for the next run.
+            var missing = try entry(journalLine(id: "elsewhere", startedAt: now.addingTimeInterval(-Self.day), tenant: "shop"))
+            missing.files[0].path = archive.appendingPathComponent("not-here.wav").path
+            var present = try archivedEntry("present", tenant: "shop", ageDays: 0.5, now: now, archive: archive)
+            present.files[0].path = archive.appendingPathComponent("present.wav").path
+            try await catalog.apply([missing, present], positions: [])
+            #expect(try await runner.exportFinished() == 1)
+            #expect(try await catalog.exportCandidates(limit: 10).map(\.id) == ["elsewhere"])
+            #expect(runner.currentStatistics.failures == 1)
         }
     }
 
