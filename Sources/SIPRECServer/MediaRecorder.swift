@@ -66,7 +66,6 @@ final class MediaRecorder {
     }
 
     var portsInUse: Int { pool.allocated }
-    var healthy: Bool { spool.healthy }
     var freePorts: Int { pool.available }
 
     // MARK: - Ports

@@ -115,11 +115,6 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         writer.appendListener.withLockedValue { $0 = listener }
     }
 
-    /// Whether records and spool can be written (readiness).
-    public var storageHealth: (records: Bool, spool: Bool) {
-        (writer.isHealthy, media.spool.healthy)
-    }
-
     /// Whether this node takes new calls, and if not why (on the event loop).
     public var health: HealthVerdict {
         var inputs = HealthInputs()
