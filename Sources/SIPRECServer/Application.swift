@@ -280,11 +280,11 @@ struct InboxReceiver: ReplicationReceiver {
     let inbox: ReplicationInbox
 
     func status(recordingID: String, index: Int) async throws -> (receivedBytes: Int64, committed: Bool) {
-        try mapped { try inbox.status(recordingID: recordingID, index: index) }
+        try await blocking { try inbox.status(recordingID: recordingID, index: index) }
     }
 
     func append(recordingID: String, index: Int, offset: Int64, bytes: [UInt8]) async throws -> Int64 {
-        try mapped { try inbox.append(recordingID: recordingID, index: index, offset: offset, bytes: bytes) }
+        try await blocking { try inbox.append(recordingID: recordingID, index: index, offset: offset, bytes: bytes) }
     }
 
     func commit(recordingID: String, manifest: [UInt8]) async throws -> Bool {
@@ -295,7 +295,13 @@ struct InboxReceiver: ReplicationReceiver {
             throw ReplicationReceiveError.invalid("manifest is not valid JSON: \(error)")
         }
         guard decoded.recordingID == recordingID else { throw ReplicationReceiveError.invalid("manifest is for another recording") }
-        return try mapped { try inbox.commit(decoded) == .stored }
+        return try await blocking { try inbox.commit(decoded) == .stored }
+    }
+
+    /// File writes, renames and SHA-256 of whole recordings: on NIO's thread pool, not on the
+    /// task that serves the request (nor any event loop).
+    private func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await NIOThreadPool.singleton.runIfActive { try mapped(body) }
     }
 
     private func mapped<T>(_ body: () throws -> T) throws -> T {
