@@ -340,6 +340,31 @@ struct SIPEndpointTests {
         #expect(endpoint.receive(.response(SIPResponse(statusCode: 200, headers: okHeaders)), from: udpPeer).isEmpty)
     }
 
+    @Test("a BYE prepared for RFC 3263 location: the dialog ends at once; each target gets a new transaction with its own Via branch, the same CSeq")
+    func locatedBye() throws {
+        var endpoint = SIPEndpoint()
+        let (incoming, _) = establish(&endpoint)
+        let dialogID = SIPDialogID(callID: builder.callID, localTag: incoming.localTag, remoteTag: builder.fromTag)
+        let maybePrepared = endpoint.prepareBYE(dialogID)
+        let prepared = try #require(maybePrepared)
+        #expect(prepared.request.headers.values(.via).isEmpty)
+        #expect(prepared.peer == udpPeer)
+        #expect(endpoint.dialogs[dialogID] == nil)
+        let again = endpoint.prepareBYE(dialogID)
+        #expect(again == nil)
+        let first = SIPPeer(transport: .udp, remoteAddress: try SocketAddress(ipAddress: "198.51.100.1", port: 5070))
+        let second = SIPPeer(transport: .udp, remoteAddress: try SocketAddress(ipAddress: "198.51.100.2", port: 5080))
+        let one = endpoint.startClient(prepared.request, dialogID: dialogID, peer: first)
+        let two = endpoint.startClient(prepared.request, dialogID: dialogID, peer: second)
+        #expect(one.branch != two.branch)
+        #expect(one.actions.destinations == [first])
+        #expect(two.actions.destinations == [second])
+        let byes = one.actions.requests + two.actions.requests
+        #expect(byes.map { $0.topVia?.branch } == [one.branch, two.branch])
+        #expect(byes.map { $0.headers.values(.via).count } == [1, 1])
+        #expect(byes.map { $0.headers[.cseq] } == ["1 BYE", "1 BYE"])
+    }
+
     @Test("the 2xx that creates the dialog carries the INVITE's Record-Route values in order (§12.1.1); our BYE follows them")
     func recordRoute() throws {
         var endpoint = SIPEndpoint()
