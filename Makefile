@@ -19,10 +19,13 @@ run: release
 	./.build/release/siprecd $(ARGS)
 
 # The whole test suite: unit tests, then integration tests against the built binary with sipp.
+# TEST_TIMEOUT bounds the run (it takes about 8 minutes): a test that hangs fails the suite
+# with its output, instead of eating the CI's time.
+TEST_TIMEOUT ?= 45m
 test: deps
 	$(SWIFT) build --product siprecd
 	$(SWIFT) build --product siprec-loadgen
-	SIPRECD_BINARY="$$($(SWIFT) build --show-bin-path)/siprecd" $(SWIFT) test --no-parallel
+	SIPRECD_BINARY="$$($(SWIFT) build --show-bin-path)/siprecd" timeout -k 30 $(TEST_TIMEOUT) $(SWIFT) test --no-parallel
 
 # libFuzzer on the SIP parser, multipart splitter, SDP, metadata and RTP parsers, in its own build folder.
 fuzz-build: deps

@@ -267,7 +267,7 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
         for base in await settings.locator?.candidates(for: peer.url) ?? [peer.url] {
             var request = URLRequest(url: base.appendingPathComponent("healthz"))
             request.timeoutInterval = 3
-            if let (_, response) = try? await session.data(for: request), (response as? HTTPURLResponse)?.statusCode == 200 { return true }
+            if let (_, response) = try? await session.cancellableData(for: request), (response as? HTTPURLResponse)?.statusCode == 200 { return true }
         }
         return false
     }
@@ -302,7 +302,7 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
             if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
             request.setValue(settings.node, forHTTPHeaderField: "X-Siprecd-Origin")
             do {
-                let (data, response) = try await session.data(for: request)
+                let (data, response) = try await session.cancellableData(for: request)
                 let status = (response as? HTTPURLResponse)?.statusCode ?? 0
                 if status == 503 {
                     last503 = (status, data)

@@ -199,7 +199,7 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
             request.setValue("sha256=" + HMACSHA256.hex(key: Array(secret.utf8), message: signed), forHTTPHeaderField: "X-Siprecd-Signature")
         }
         do {
-            let (_, response) = try await session.data(for: request)
+            let (_, response) = try await session.cancellableData(for: request)
             return (response as? HTTPURLResponse)?.statusCode
         } catch {
             return nil

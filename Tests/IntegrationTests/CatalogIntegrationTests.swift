@@ -30,8 +30,8 @@ struct CatalogIntegrationTests {
     /// Runs siprec-loadgen to the end and returns its JSON report.
     static func runLoadgen(_ server: ServerProcess, calls: Int, rate: Int, duration: Int, started: () throws -> Void) throws -> [String: Any] {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: MediaIntegrationTests.loadgen)
-        process.arguments = ["--target", "127.0.0.1:\(server.port("udp"))", "--calls", "\(calls)", "--rate", "\(rate)", "--duration", "\(duration)",
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["-k", "5", "240", MediaIntegrationTests.loadgen, "--target", "127.0.0.1:\(server.port("udp"))", "--calls", "\(calls)", "--rate", "\(rate)", "--duration", "\(duration)",
                              "--verify", server.dataDirectory.path, "--verify-timeout", "30", "--json", "--quiet", "--mode", "siprec", "--streams", "2"]
         let output = Pipe()
         let errors = Pipe()

@@ -451,8 +451,8 @@ struct MediaIntegrationTests {
         let server = try ServerProcess(yaml: Self.yaml)
         defer { server.stop() }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.loadgen)
-        process.arguments = ["--target", "127.0.0.1:\(server.port("udp"))", "--calls", "3", "--rate", "3", "--duration", "7",
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        process.arguments = ["-k", "5", "240", Self.loadgen, "--target", "127.0.0.1:\(server.port("udp"))", "--calls", "3", "--rate", "3", "--duration", "7",
                              "--verify", server.dataDirectory.path, "--verify-timeout", "30", "--json", "--quiet"] + arguments
         let output = Pipe()
         let errors = Pipe()

@@ -111,28 +111,45 @@ final class ServerProcess: @unchecked Sendable {
     func kill() {
         guard process.isRunning else { return }
         Glibc.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        _ = waitForExit(timeout: 30)
+    }
+
+    /// Polls (bounded) until the process has exited; false when it still runs at the deadline.
+    func waitForExit(timeout: TimeInterval) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while process.isRunning {
+            if Date() >= deadline { return false }
+            usleep(20_000)
+        }
+        return true
+    }
+
+    /// SIGTERM and a bounded wait for the exit. A server that does not exit within `timeout`
+    /// is a failure of the test (a stop that hangs is a bug in siprecd): it is recorded with
+    /// the end of the server's log, then the process is killed so the suite goes on.
+    func terminateAndWait(timeout: TimeInterval = 60) {
+        guard process.isRunning else { return }
+        process.terminate()
+        if !waitForExit(timeout: timeout) {
+            Issue.record("siprecd did not exit within \(Int(timeout)) s of SIGTERM; end of its log:\n\(log.suffix(4000))")
+            Glibc.kill(process.processIdentifier, SIGKILL)
+            _ = waitForExit(timeout: 30)
+        }
     }
 
     /// SIGTERM, then waits for the exit; returns the exit status.
     @discardableResult
     func stop() -> Int32 {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        terminateAndWait()
         try? FileManager.default.removeItem(at: directory)
-        return process.terminationStatus
+        return process.isRunning ? -1 : process.terminationStatus
     }
 
     /// SIGTERM and wait (the server finishes every record it has queued), then returns the
     /// records it wrote to the journals under `<data-dir>/recordings` (the last line of each
     /// recording id), decoded as JSON objects. The data folder is removed after reading.
     func stopAndReadRecords(removeData: Bool = true) throws -> [[String: Any]] {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        terminateAndWait()
         defer { if removeData { try? FileManager.default.removeItem(at: directory) } }
         let root = directory.appendingPathComponent("var/recordings")
         guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return [] }
