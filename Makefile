@@ -25,6 +25,7 @@ TEST_TIMEOUT ?= 45m
 test: deps
 	$(SWIFT) build --product siprecd
 	$(SWIFT) build --product siprec-loadgen
+	$(SWIFT) build --product siprecctl
 	SIPRECD_BINARY="$$($(SWIFT) build --show-bin-path)/siprecd" timeout -k 30 $(TEST_TIMEOUT) $(SWIFT) test --no-parallel
 
 # libFuzzer on the SIP parser, multipart splitter, SDP, metadata and RTP parsers, in its own build folder.

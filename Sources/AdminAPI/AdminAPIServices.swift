@@ -122,8 +122,8 @@ public struct AdminAPIServices: Sendable {
     public var readiness: @Sendable () async -> ReadinessReport
     /// Prometheus text exposition of every metric.
     public var metrics: @Sendable () async -> String
-    /// Reloads the configuration file; returns what changed.
-    public var reload: (@Sendable () async throws -> [String])?
+    /// Reloads the configuration file; says what changed (nil: no file to reload).
+    public var reload: (@Sendable () async throws -> ReloadOutcome)?
     /// The secret of `SIPRECD_API_TOKEN`: an admin token that needs no catalog.
     public var bootstrapToken: String?
     /// Takes recordings from peers (nil: replication endpoints answer 503).
@@ -132,7 +132,7 @@ public struct AdminAPIServices: Sendable {
     public init(catalog: any RecordingCatalog, calls: (any LiveCallControl)? = nil, transcoder: (any AudioTranscoder)? = nil,
                 audioRoots: [URL], readiness: @escaping @Sendable () async -> ReadinessReport = { ReadinessReport(checks: [:]) },
                 metrics: @escaping @Sendable () async -> String = { "" },
-                reload: (@Sendable () async throws -> [String])? = nil, bootstrapToken: String? = nil) {
+                reload: (@Sendable () async throws -> ReloadOutcome)? = nil, bootstrapToken: String? = nil) {
         self.catalog = catalog
         self.calls = calls
         self.transcoder = transcoder
@@ -141,5 +141,17 @@ public struct AdminAPIServices: Sendable {
         self.metrics = metrics
         self.reload = reload
         self.bootstrapToken = bootstrapToken
+    }
+}
+
+/// What a configuration reload did: the settings now in effect, and the ones that differ in
+/// the file but take effect only when the server is restarted (listeners, folders, database…).
+public struct ReloadOutcome: Sendable, Equatable {
+    public var applied: [String]
+    public var restartRequired: [String]
+
+    public init(applied: [String], restartRequired: [String]) {
+        self.applied = applied
+        self.restartRequired = restartRequired
     }
 }

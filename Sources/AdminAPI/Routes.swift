@@ -170,17 +170,21 @@ public struct AdminAPI: Sendable {
             let stored = try await Self.replicationCall { try await receiver.commit(recordingID: id, manifest: Array(buffer: body)) }
             return json(["recordingId": id, "stored": stored], status: stored ? .created : .ok)
         }
-        api.post("admin/reload") { request, _ in
-            _ = try await authenticator.authorize(request, roles: [.admin])
+        api.post("admin/reload") { request, context in
+            let token = try await authenticator.authorize(request, roles: [.admin])
             guard let reload = services.reload else {
                 throw Problem.unavailable("this server was started without a configuration file to reload")
             }
+            let outcome: ReloadOutcome
             do {
-                let changed = try await reload()
-                return json(["reloaded": true, "changed": changed])
+                outcome = try await reload()
             } catch {
+                // Nothing changed: the running configuration stays whole.
                 throw Problem(.badRequest, "invalid-configuration", "Configuration not reloaded", detail: "\(error)")
             }
+            try? await services.catalog.appendAudit(AuditEntry(at: Date(), tokenID: token.id, tokenName: token.name, action: "config-reload",
+                                                               recordingID: nil, remote: context.remoteAddress?.ipAddress))
+            return json(["reloaded": true, "applied": outcome.applied, "restartRequired": outcome.restartRequired])
         }
         api.post("admin/tokens") { request, context in
             _ = try await authenticator.authorize(request, roles: [.admin])

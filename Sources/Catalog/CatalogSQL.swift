@@ -19,6 +19,9 @@ public enum CatalogSQL {
     }
 
     public static let recordingColumns = "id, interaction_id, segment, source, state, tenant, started_at, ended_at, duration, src_address, call_ids, session_ids, group_id, vendor_ids, participants, files, record"
+    /// The same columns for a list page, without the whole record (the largest column, which a
+    /// list does not show): it reads as an empty text.
+    public static let listColumns = "id, interaction_id, segment, source, state, tenant, started_at, ended_at, duration, src_address, call_ids, session_ids, group_id, vendor_ids, participants, files, '' AS record"
 
     /// The statement for one page of `query` (one row more than the limit, to know whether a
     /// next page exists).
@@ -49,7 +52,7 @@ public enum CatalogSQL {
             let micros2 = bind(.integer(after.startedAtMicros))
             conditions.append("(started_at < \(micros) OR (started_at = \(micros2) AND id < \(bind(.text(after.id)))))")
         }
-        var sql = "SELECT \(recordingColumns) FROM recordings"
+        var sql = "SELECT \(listColumns) FROM recordings"
         if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY started_at DESC, id DESC LIMIT \(bind(.integer(Int64(query.limit + 1))))"
         return (sql, values)
@@ -92,9 +95,8 @@ public enum CatalogSQL {
     public static func entry(id: String, interactionID: String, segment: Int64, source: String, state: String, tenant: String,
                              startedAt: Int64, endedAt: Int64?, duration: Double?, srcAddress: String?, callIDs: String,
                              sessionIDs: String, groupID: String?, vendorIDs: String, participants: String, files: String,
-                             record: String) -> CatalogEntry {
-        let decoder = JSONDecoder()
-        return CatalogEntry(
+                             record: String, decoder: JSONDecoder = JSONDecoder()) -> CatalogEntry {
+        CatalogEntry(
             id: id, interactionID: interactionID, segment: Int(segment), source: source, state: state, tenant: tenant,
             startedAt: CatalogDate.date(micros: startedAt), endedAt: endedAt.map(CatalogDate.date(micros:)),
             durationSeconds: duration, srcAddress: srcAddress,

@@ -18,6 +18,8 @@ public protocol RecordingCatalog: JournalSink {
 
     /// One recording; nil when unknown, or of another tenant than `tenant` (when given).
     func recording(id: String, tenant: String?) async throws -> CatalogEntry?
+    /// One page, newest first. Its entries carry no `recordJSON` (empty): `recording(id:)`
+    /// has the whole record.
     func list(_ query: RecordingQuery) async throws -> RecordingPage
     func count() async throws -> Int
 

@@ -214,6 +214,7 @@ public final class PostgresCatalog: RecordingCatalog, @unchecked Sendable {
         try await prepare()
         return try await timed {
             var entries: [CatalogEntry] = []
+            let decoder = JSONDecoder()
             for try await row in try await self.client.query(query, logger: self.logger) {
                 let cells = row.makeRandomAccess()
                 entries.append(CatalogSQL.entry(
@@ -225,7 +226,7 @@ public final class PostgresCatalog: RecordingCatalog, @unchecked Sendable {
                     callIDs: try cells[10].decode(String.self), sessionIDs: try cells[11].decode(String.self),
                     groupID: try cells[12].decode(String?.self), vendorIDs: try cells[13].decode(String.self),
                     participants: try cells[14].decode(String.self), files: try cells[15].decode(String.self),
-                    record: try cells[16].decode(String.self)))
+                    record: try cells[16].decode(String.self), decoder: decoder))
             }
             return entries
         }

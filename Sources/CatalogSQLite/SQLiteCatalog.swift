@@ -152,7 +152,8 @@ public final class SQLiteCatalog: RecordingCatalog {
     public func list(_ query: RecordingQuery) async throws -> RecordingPage {
         let statement = CatalogSQL.list(query, placeholder: Self.placeholder)
         let rows = try await pool.read { db in
-            try Row.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement.values)).map(Self.entry)
+            let decoder = JSONDecoder()
+            return try Row.fetchAll(db, sql: statement.sql, arguments: Self.arguments(statement.values)).map { Self.entry($0, decoder: decoder) }
         }
         return Self.page(rows, limit: query.limit)
     }
@@ -164,11 +165,13 @@ public final class SQLiteCatalog: RecordingCatalog {
         return RecordingPage(items: items, next: RecordingCursor(startedAtMicros: CatalogDate.micros(last.startedAt), id: last.id))
     }
 
-    static func entry(_ row: Row) -> CatalogEntry {
+    static func entry(_ row: Row) -> CatalogEntry { entry(row, decoder: JSONDecoder()) }
+
+    static func entry(_ row: Row, decoder: JSONDecoder) -> CatalogEntry {
         CatalogSQL.entry(id: row[0], interactionID: row[1], segment: row[2], source: row[3], state: row[4], tenant: row[5],
                          startedAt: row[6], endedAt: row[7], duration: row[8], srcAddress: row[9], callIDs: row[10],
                          sessionIDs: row[11], groupID: row[12], vendorIDs: row[13], participants: row[14],
-                         files: row[15], record: row[16])
+                         files: row[15], record: row[16], decoder: decoder)
     }
 
     public func count() async throws -> Int {

@@ -59,6 +59,7 @@ public final class MediaEngine: @unchecked Sendable {
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
         case restartTimeout(id: String)
         case pause(id: String, paused: Bool)
+        case statistics(reply: @Sendable ([String: [StreamReport]]) -> Void)
     }
 
     private final class Live {
@@ -215,6 +216,12 @@ public final class MediaEngine: @unchecked Sendable {
     /// every stream's final statistics and the frames of audio written.
     public func end(recordingID: String, reply: @escaping @Sendable ([StreamReport], Int64) -> Void) {
         send(.end(id: recordingID, reply: reply))
+    }
+
+    /// Replies (on the media thread) with the statistics so far of every stream of every live
+    /// recording, by recording id: what the admin API shows for calls in progress.
+    public func statistics(reply: @escaping @Sendable ([String: [StreamReport]]) -> Void) {
+        send(.statistics(reply: reply))
     }
 
     private func send(_ command: Command) {
@@ -401,6 +408,8 @@ public final class MediaEngine: @unchecked Sendable {
                 }
             case let .end(id, reply):
                 if let live = recordings[id] { finish(live, now: now, reply: reply, batch: batch) } else { reply([], 0) }
+            case let .statistics(reply):
+                reply(recordings.mapValues { $0.recording.streams.map(Self.report) })
             }
         }
         return stop
@@ -523,11 +532,12 @@ public final class MediaEngine: @unchecked Sendable {
             closeRTCP(socket)
         }
         recordings[live.recording.id] = nil
-        let reports = live.recording.streams.map { stream in
-            StreamReport(key: stream.key, statistics: stream.capture.statistics, dtmf: stream.capture.dtmf,
-                         notDecoded: stream.capture.notDecodedSeen.sorted().map { stream.capture.payloads.notDecodedNames[$0] ?? "PT \($0)" })
-        }
-        reply?(reports, live.audioFrames)
+        reply?(live.recording.streams.map(Self.report), live.audioFrames)
+    }
+
+    private static func report(_ stream: (key: String, capture: StreamCapture)) -> StreamReport {
+        StreamReport(key: stream.key, statistics: stream.capture.statistics, dtmf: stream.capture.dtmf,
+                     notDecoded: stream.capture.notDecodedSeen.sorted().map { stream.capture.payloads.notDecodedNames[$0] ?? "PT \($0)" })
     }
 }
 

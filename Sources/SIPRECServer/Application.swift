@@ -36,11 +36,20 @@ public struct Application: Sendable {
     /// Retention and export, when configured.
     public let jobs: JobRunner?
 
+    /// Reads the configuration again for a reload (file, then flags); nil: nothing to reload.
+    public let reloadSource: (@Sendable () throws -> ServerConfiguration)?
+    /// The process's log level, which a reload may change.
+    public let logLevel: RuntimeLogLevel?
+
     public init(configuration: ServerConfiguration, logger: Logger,
                 metricsRegistry: PrometheusCollectorRegistry? = nil,
+                reloadSource: (@Sendable () throws -> ServerConfiguration)? = nil,
+                logLevel: RuntimeLogLevel? = nil,
                 onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil,
                 onHTTPListening: (@Sendable (Int) -> Void)? = nil) throws {
         try configuration.validate()
+        self.reloadSource = reloadSource
+        self.logLevel = logLevel
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         sip = try SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
@@ -216,6 +225,13 @@ public struct Application: Sendable {
             },
             bootstrapToken: configuration.apiBootstrapToken)
         apiServices.replication = InboxReceiver(inbox: inbox)
+        if let reloadSource {
+            let sip = self.sip
+            apiServices.reload = {
+                let plan = try await Self.reload(sip: sip, source: reloadSource, logLevel: logLevel, logger: logger)
+                return ReloadOutcome(applied: plan.applied, restartRequired: plan.restartRequired)
+            }
+        }
         let api = AdminAPI(services: apiServices, logger: logger)
         guard let listen = HTTPListen(configuration.httpListen) else {
             throw ServerConfiguration.Error(key: "http.listen", problem: "must be HOST:PORT")
@@ -241,15 +257,47 @@ public struct Application: Sendable {
 
     private let logger: Logger
 
+    /// Reads the configuration again and applies what can change while running (the admin
+    /// API's reload and SIGHUP). An invalid file throws and changes nothing.
+    public func reload() async throws -> ConfigurationReloadPlan {
+        guard let reloadSource else { throw ServerConfiguration.Error(key: "(file)", problem: "siprecd was started without --config") }
+        return try await Self.reload(sip: sip, source: reloadSource, logLevel: logLevel, logger: logger)
+    }
+
+    static func reload(sip: SIPService, source: @Sendable () throws -> ServerConfiguration, logLevel: RuntimeLogLevel?,
+                       logger: Logger) async throws -> ConfigurationReloadPlan {
+        let loaded: ServerConfiguration
+        do {
+            loaded = try source()
+        } catch {
+            logger.warning("configuration not reloaded: the running one stays", metadata: ["error": "\(error)"])
+            throw error
+        }
+        let plan = try await sip.reload(to: loaded, logLevel: logLevel)
+        logger.notice("configuration reloaded", metadata: [
+            "applied": "\(plan.applied.joined(separator: ","))", "restartRequired": "\(plan.restartRequired.joined(separator: ","))",
+        ])
+        return plan
+    }
+
     /// Runs the services until they end. The first SIGTERM or SIGINT starts the graceful
     /// shutdown (SIP drains first); a second one ends the calls still recording at once.
+    /// SIGHUP reloads the configuration.
     public func run() async throws {
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint, .sighup)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [serviceGroup] in try await serviceGroup.run() }
-            group.addTask { [serviceGroup, sip, logger] in
+            group.addTask { [serviceGroup, sip, logger, reloadSource, logLevel] in
                 var count = 0
                 for await signal in signals {
+                    if signal == .sighup {
+                        if let reloadSource {
+                            _ = try? await Self.reload(sip: sip, source: reloadSource, logLevel: logLevel, logger: logger)
+                        } else {
+                            logger.warning("SIGHUP ignored: siprecd was started without --config")
+                        }
+                        continue
+                    }
                     count += 1
                     if count == 1 {
                         logger.notice("termination signal: draining", metadata: ["signal": "\(signal)"])

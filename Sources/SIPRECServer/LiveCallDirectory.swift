@@ -1,6 +1,7 @@
 import AdminAPI
 import Catalog
 import Foundation
+import Media
 import NIOCore
 
 /// The recorder's live calls as the admin API sees them: each question hops onto the SIP
@@ -14,12 +15,31 @@ final class LiveCallDirectory: LiveCallControl, @unchecked Sendable {
         self.eventLoop = eventLoop
     }
 
+    /// The calls in progress, with each stream's counters so far (packets, loss, jitter, SRTP
+    /// failures) asked of the media thread first.
     func liveCalls() async -> [LiveCall] {
-        (try? await eventLoop.submit { [controller] in
+        let engine = controller.media.engine
+        let statistics = await withCheckedContinuation { (continuation: CheckedContinuation<[String: [MediaEngine.StreamReport]], Never>) in
+            engine.statistics { continuation.resume(returning: $0) }
+        }
+        return (try? await eventLoop.submit { [controller] in
             controller.recordings.values.filter { $0.state.state == .active }
                 .sorted { $0.state.startedAt < $1.state.startedAt }
-                .map(Self.liveCall)
+                .map { session in
+                    var session = session
+                    Self.applyLive(statistics[session.state.recordingID] ?? [], to: &session)
+                    return Self.liveCall(session)
+                }
         }.get()) ?? []
+    }
+
+    /// The media thread's counters as the streams' quality (a copy of the session, for the answer).
+    static func applyLive(_ reports: [MediaEngine.StreamReport], to session: inout RecordingSession) {
+        let qualities = reports.compactMap { report -> (leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)? in
+            guard let key = MediaRecorder.parseStreamKey(report.key) else { return nil }
+            return (key.leg, key.mline, MediaRecorder.quality(report, startedAt: session.state.startedAt))
+        }
+        session.applyQualities(qualities)
     }
 
     func pause(recordingID: String) async -> LiveCall? { await setPaused(recordingID, true) }

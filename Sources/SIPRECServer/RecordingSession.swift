@@ -196,12 +196,17 @@ struct RecordingSession: Sendable {
 
     /// What the media engine received on each stream, when the recording ends.
     mutating func applyMedia(qualities: [(leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)], dtmf: [RecordingRecord.DTMF]) {
+        applyQualities(qualities)
+        state.dtmf = dtmf.sorted { $0.at < $1.at }
+    }
+
+    /// Each stream's counters, by leg and m-line (so far, for a live call; final at the end).
+    mutating func applyQualities(_ qualities: [(leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)]) {
         for item in qualities {
             if let index = state.streams.firstIndex(where: { $0.leg == item.leg && $0.mline == item.mline }) {
                 state.streams[index].quality = item.quality
             }
         }
-        state.dtmf = dtmf.sorted { $0.at < $1.at }
     }
 
     /// Something the media engine noticed during the call (a stream went silent, came back).

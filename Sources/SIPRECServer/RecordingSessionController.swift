@@ -41,7 +41,8 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         public var activeRecordings: Int
     }
 
-    private let configuration: ServerConfiguration
+    /// Replaced by a configuration reload (its live keys only; event loop).
+    private var configuration: ServerConfiguration
     private let logger: Logger
     let media: MediaRecorder
     /// Recordings that ended and wait for their file (finished, hashed, archived).
@@ -77,6 +78,12 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             eventLoop.execute { events.controller?.handleMedia(event) }
         }
         events.controller = self
+    }
+
+    /// A reloaded configuration (`ConfigurationReloadPlan.effective`): new calls and
+    /// requests follow it; calls in progress keep what they were set up with (event loop).
+    func applyReloaded(_ configuration: ServerConfiguration) {
+        self.configuration = configuration
     }
 
     /// Lets the media engine's events reach the controller without a reference cycle.

@@ -19,10 +19,16 @@ public final class SIPService: Service, @unchecked Sendable {
     private var drainState = DrainState()
     private var drainFinished: EventLoopPromise<Void>?
     private var drainTimer: Scheduled<Void>?
+    /// `sip.drain-timeout-s`, which a reload may change (event loop).
+    private var drainTimeout: Duration
+    /// The configuration in effect, reloads included (event loop).
+    private var running: ServerConfiguration
 
     public init(configuration: ServerConfiguration, logger: Logger, eventLoop: EventLoop,
                 onListening: (@Sendable ([SIPListenAddress]) -> Void)? = nil) throws {
         self.configuration = configuration
+        self.drainTimeout = configuration.drainTimeout
+        self.running = configuration
         self.logger = logger
         self.onListening = onListening
         let endpointConfiguration = SIPEndpointConfiguration(
@@ -37,6 +43,26 @@ public final class SIPService: Service, @unchecked Sendable {
         controller = try RecordingSessionController(configuration: configuration, logger: logger, eventLoop: eventLoop)
         core.application = controller
         controller.core = core
+    }
+
+    /// Compares a freshly loaded configuration with the one in effect and applies its live
+    /// settings from the next request on; calls in progress are not touched. Reloads are
+    /// serialised on the SIP loop, so two at once cannot apply out of order.
+    public func reload(to loaded: ServerConfiguration, logLevel: RuntimeLogLevel? = nil) async throws -> ConfigurationReloadPlan {
+        try await core.eventLoop.submit { [self] in
+            let plan = ConfigurationReloadPlan(running: running, loaded: loaded)
+            let configuration = plan.effective
+            running = configuration
+            drainTimeout = configuration.drainTimeout
+            controller.applyReloaded(configuration)
+            core.reconfigure {
+                $0.trustedNetworks = configuration.trustedNetworks
+                $0.advertisedHost = configuration.advertisedHost
+                $0.minSessionExpires = configuration.minSessionExpires
+            }
+            logLevel?.current = configuration.logLevel
+            return plan
+        }.get()
     }
 
     public func run() async throws {
@@ -107,7 +133,7 @@ public final class SIPService: Service, @unchecked Sendable {
     }
 
     private func terminationSignal() {
-        let seconds = Double(configuration.drainTimeout.components.seconds)
+        let seconds = Double(drainTimeout.components.seconds)
         for action in drainState.signal(now: Self.now(), timeout: seconds, activeCalls: controller.snapshot.activeCalls) {
             perform(action)
         }
@@ -125,10 +151,10 @@ public final class SIPService: Service, @unchecked Sendable {
             controller.beginDrain()
             let calls = controller.snapshot.activeCalls
             logger.notice("draining: new calls get 503, calls in progress go on", metadata: [
-                "calls": "\(calls)", "timeoutSeconds": "\(configuration.drainTimeout.components.seconds)",
+                "calls": "\(calls)", "timeoutSeconds": "\(drainTimeout.components.seconds)",
             ])
             if calls > 0 {
-                drainTimer = core.eventLoop.scheduleTask(in: .nanoseconds(configuration.drainTimeout.nanosecondsValue)) { [self] in
+                drainTimer = core.eventLoop.scheduleTask(in: .nanoseconds(drainTimeout.nanosecondsValue)) { [self] in
                     perform(drainState.tick(now: Self.now() + 0.001))
                 }
             }

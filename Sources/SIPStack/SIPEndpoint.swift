@@ -50,7 +50,9 @@ public struct SIPEndpoint: Sendable {
         var peer: SIPPeer
     }
 
-    public let configuration: SIPEndpointConfiguration
+    /// Changed only by a configuration reload (`SIPServerCore.reconfigure`): trusted
+    /// networks, advertised host and Min-SE apply from the next request on.
+    public internal(set) var configuration: SIPEndpointConfiguration
     private(set) var invites: [ServerTransactionKey: InviteEntry] = [:]
     private(set) var nonInvites: [ServerTransactionKey: NonInviteEntry] = [:]
     private(set) var clients: [String: ClientEntry] = [:]

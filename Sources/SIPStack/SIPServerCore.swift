@@ -27,6 +27,12 @@ public final class SIPServerCore: @unchecked Sendable {
     public let eventLoop: EventLoop
     public private(set) var endpoint: SIPEndpoint
     public private(set) var stats = SIPStats()
+
+    /// Applies reloaded endpoint settings from the next message on (event loop).
+    public func reconfigure(_ change: (inout SIPEndpointConfiguration) -> Void) {
+        eventLoop.assertInEventLoop()
+        change(&endpoint.configuration)
+    }
     public weak var application: SIPApplication?
     let logger: Logger
     private var timers = SIPTimerQueue()

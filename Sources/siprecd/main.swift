@@ -35,34 +35,58 @@ struct Siprecd: AsyncParsableCommand {
     var logLevel: String?
 
     func run() async throws {
-        var configuration = ServerConfiguration()
+        let sources = ConfigurationSources(file: config, sipListen: sipListen, httpListen: httpListen, dataDir: dataDir,
+                                           database: database, rtpPorts: rtpPorts, logLevel: logLevel)
+        let configuration: ServerConfiguration
         do {
-            if let config {
-                let text = try String(contentsOfFile: config, encoding: .utf8)
-                try configuration.apply(yaml: text)
-            }
-            if !sipListen.isEmpty { try configuration.setSIPListen(sipListen) }
-            if let httpListen { configuration.httpListen = httpListen }
-            if let dataDir { configuration.dataDirectory = dataDir }
-            if let database { configuration.database = database }
-            configuration.configurationFile = config
-            if let rtpPorts { try configuration.setRTPPorts(rtpPorts) }
-            if let logLevel { try configuration.setLogLevel(logLevel) }
-            configuration.apply(environment: ProcessInfo.processInfo.environment)
-            try configuration.validate()
+            configuration = try sources.load()
         } catch {
             throw ValidationError("\(error)")
         }
-        let level = configuration.logLevel
+        let level = RuntimeLogLevel(configuration.logLevel)
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
+            ReloadableLevelLogHandler(StreamLogHandler.standardError(label: label), level: level)
         }
         let logger = Logger(label: "siprecd")
         let registry = PrometheusCollectorRegistry()
         MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
-        let application = try Application(configuration: configuration, logger: logger, metricsRegistry: registry)
+        var reloadSource: (@Sendable () throws -> ServerConfiguration)?
+        if config != nil {
+            reloadSource = { try sources.load() }
+        }
+        let application = try Application(configuration: configuration, logger: logger, metricsRegistry: registry,
+                                          reloadSource: reloadSource, logLevel: level)
         try await application.run()
+    }
+}
+
+/// Where the configuration comes from: the file and the command line.
+struct ConfigurationSources: Sendable {
+    var file: String?
+    var sipListen: [String]
+    var httpListen: String?
+    var dataDir: String?
+    var database: String?
+    var rtpPorts: String?
+    var logLevel: String?
+
+    /// Defaults, then the file, then the flags and the environment. Run again, as it is, by a
+    /// reload (SIGHUP or the admin API), so flags still win.
+    func load() throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        if let file {
+            let text = try String(contentsOfFile: file, encoding: .utf8)
+            try configuration.apply(yaml: text)
+        }
+        if !sipListen.isEmpty { try configuration.setSIPListen(sipListen) }
+        if let httpListen { configuration.httpListen = httpListen }
+        if let dataDir { configuration.dataDirectory = dataDir }
+        if let database { configuration.database = database }
+        configuration.configurationFile = file
+        if let rtpPorts { try configuration.setRTPPorts(rtpPorts) }
+        if let logLevel { try configuration.setLogLevel(logLevel) }
+        configuration.apply(environment: ProcessInfo.processInfo.environment)
+        try configuration.validate()
+        return configuration
     }
 }

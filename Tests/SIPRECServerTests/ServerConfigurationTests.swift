@@ -211,3 +211,57 @@ struct RTPPortPoolTests {
         #expect(pool.allocated == 4)
     }
 }
+
+@Suite("Configuration reload plan")
+struct ConfigurationReloadPlanTests {
+    static func loaded(_ yaml: String) throws -> ServerConfiguration {
+        var configuration = ServerConfiguration()
+        try configuration.apply(yaml: yaml)
+        return configuration
+    }
+
+    @Test("an unchanged file changes nothing")
+    func unchanged() throws {
+        let running = try Self.loaded("sip:\n  trusted-networks: [192.0.2.0/24]\n")
+        let plan = ConfigurationReloadPlan(running: running, loaded: running)
+        #expect(plan.applied.isEmpty && plan.restartRequired.isEmpty)
+    }
+
+    @Test("live keys take their new values; restart-only keys are listed and keep the running values")
+    func liveAndRestartKeys() throws {
+        let running = try Self.loaded("sip:\n  trusted-networks: [192.0.2.0/24]\n  max-concurrent-calls: 100\nmedia:\n  rtp-ports: 20000-20999\n")
+        let loaded = try Self.loaded("""
+            sip:
+              trusted-networks: [192.0.2.0/24, 198.51.100.0/24]
+              max-concurrent-calls: 50
+              listen: [udp:127.0.0.1:5070]
+              drain-timeout-s: 60
+            media:
+              rtp-ports: 30000-30999
+              srtp: require
+            sessions:
+              tenants:
+                - {name: bank, sources: [198.51.100.0/24]}
+            recording:
+              layout: mono
+            log:
+              level: debug
+
+            """)
+        let plan = ConfigurationReloadPlan(running: running, loaded: loaded)
+        #expect(Set(plan.applied) == ["sip.trusted-networks", "sip.max-concurrent-calls", "sip.drain-timeout-s", "media.srtp",
+                                      "sessions.tenants", "log.level"])
+        #expect(Set(plan.restartRequired) == ["sip.listen", "media.rtp-ports", "recording"])
+        let effective = plan.effective
+        #expect(effective.maxConcurrentCalls == 50)
+        #expect(effective.trustedNetworks.contains(try SocketAddress(ipAddress: "198.51.100.7", port: 5060)))
+        #expect(effective.srtpPolicy == .require)
+        #expect(effective.drainTimeout == .seconds(60))
+        #expect(effective.logLevel == .debug)
+        #expect(effective.tenant(for: try SocketAddress(ipAddress: "198.51.100.7", port: 5060)) == "bank")
+        // Restart-only: the running values stay.
+        #expect(effective.rtpPorts == 20000...20999)
+        #expect(effective.sipListen == running.sipListen)
+        #expect(effective.recording.layout == .stereo)
+    }
+}
