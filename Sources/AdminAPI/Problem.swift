@@ -57,9 +57,8 @@ public struct Problem: Error, HTTPResponseError, Sendable {
         if let parameter { object["parameter"] = parameter }
         if let extra { object["checks"] = extra }
         if let receivedBytes { object["receivedBytes"] = receivedBytes }
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
         var headers = extraHeaders
         headers[.contentType] = "application/problem+json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: JSONBody.encode(object))))
     }
 }

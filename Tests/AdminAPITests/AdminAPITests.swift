@@ -1,4 +1,4 @@
-import AdminAPI
+@testable import AdminAPI
 import Catalog
 import CatalogSQLite
 import Foundation
@@ -274,5 +274,39 @@ struct ByteRangeTests {
         #expect(ByteRange.resolve("bytes=0-1,5-6", length: 100) == .whole)
         #expect(ByteRange.resolve("items=0-1", length: 100) == .whole)
         #expect(ByteRange.resolve("bytes=x-y", length: 100) == .whole)
+    }
+}
+
+@Suite("JSON bodies")
+struct JSONBodyTests {
+    @Test("what the API builds is written as JSON that parses back to the same values, keys in byte order, slashes unescaped")
+    func roundTrip() throws {
+        let stored = try JSONSerialization.jsonObject(with: Data(#"{"n":3,"x":2.5,"t":true,"f":false,"z":null,"s":"a/b"}"#.utf8))
+        let optional: String? = nil
+        let object: [String: Any] = [
+            "id": "rec-1", "count": 50, "seconds": 180.0, "ratio": 0.25, "paused": false, "held": true,
+            "none": NSNull(), "missing": optional as Any, "path": "archive/2026/12/01/x.wav",
+            "text": "quote \" backslash \\ newline \n tab \t bell \u{07} é 日本",
+            "items": [["aor": "sip:+15551230001@example.com", "role": NSNull()] as [String: Any]],
+            "ids": ["a", "b"], "record": stored, "big": Int64(1) << 40,
+        ]
+        let bytes = JSONBody.encode(object)
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains(#""path":"archive/2026/12/01/x.wav""#))
+        #expect(text.hasPrefix(#"{"big":1099511627776,"count":50,"held":true,"id":"rec-1","#), "\(text)")
+        let back = try #require(try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any])
+        #expect(back["id"] as? String == "rec-1")
+        #expect(back["count"] as? Int == 50)
+        #expect(back["seconds"] as? Double == 180)
+        #expect(back["ratio"] as? Double == 0.25)
+        #expect(back["paused"] as? Bool == false && back["held"] as? Bool == true)
+        #expect(back["none"] is NSNull && back["missing"] is NSNull)
+        #expect(back["text"] as? String == object["text"] as? String)
+        #expect((back["items"] as? [[String: Any]])?.first?["aor"] as? String == "sip:+15551230001@example.com")
+        #expect(back["ids"] as? [String] == ["a", "b"])
+        let record = try #require(back["record"] as? [String: Any])
+        #expect(record["n"] as? Int == 3 && record["x"] as? Double == 2.5 && record["t"] as? Bool == true && record["f"] as? Bool == false)
+        #expect(record["z"] is NSNull && record["s"] as? String == "a/b")
+        #expect(back["big"] as? Int == 1 << 40)
     }
 }
