@@ -73,6 +73,9 @@ public final class MediaEngine: @unchecked Sendable {
         var pausedFrom: Int64?
         /// Paused stretches (timeline frames, end excluded) not yet written.
         var pausedIntervals: [Range<Int64>] = []
+        /// Its attached RTP sockets: the end reads and closes these without looking at every
+        /// socket of the engine (thousands of calls end a second in signalling bursts).
+        var sockets: [Int32] = []
         init(recording: CaptureRecording, startNanos: UInt64, nextFlush: UInt64) {
             self.recording = recording
             self.startNanos = startNanos
@@ -380,6 +383,7 @@ public final class MediaEngine: @unchecked Sendable {
                 let socket = Socket(fd: fd, capture: capture, live: live, key: key, now: now)
                 rekey(socket, srtp)
                 sockets[fd] = socket
+                live.sockets.append(fd)
                 _ = mio_epoll_add(epoll, fd, UInt64(UInt32(bitPattern: fd)))
                 if let rtcpFD {
                     socket.rtcpFD = rtcpFD
@@ -460,6 +464,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     private func close(fd: Int32) {
         guard let socket = sockets.removeValue(forKey: fd) else { return }
+        socket.live.sockets.removeAll { $0 == fd }
         _ = mio_epoll_remove(epoll, fd)
         mio_close(fd)
         closeRTCP(socket)
@@ -520,17 +525,19 @@ public final class MediaEngine: @unchecked Sendable {
 
     private func finish(_ live: Live, now: UInt64, reply: (@Sendable ([StreamReport], Int64) -> Void)?, batch: UnsafeMutablePointer<mio_batch>) {
         // What already waits on the sockets arrived before the end.
-        for socket in sockets.values where socket.live === live {
+        let own = live.sockets.compactMap { fd in sockets[fd].flatMap { $0.live === live ? $0 : nil } }
+        for socket in own {
             read(socket, batch: batch, now: now)
             if let rtcpFD = socket.rtcpFD { readRTCP(socket, fd: rtcpFD, batch: batch) }
         }
         drain(live, upTo: max(position(now, in: live), live.recording.writtenUpTo))
-        for (fd, socket) in sockets where socket.live === live {
-            sockets[fd] = nil
-            _ = mio_epoll_remove(epoll, fd)
-            mio_close(fd)
+        for socket in own {
+            sockets[socket.fd] = nil
+            _ = mio_epoll_remove(epoll, socket.fd)
+            mio_close(socket.fd)
             closeRTCP(socket)
         }
+        live.sockets.removeAll()
         recordings[live.recording.id] = nil
         reply?(live.recording.streams.map(Self.report), live.audioFrames)
     }

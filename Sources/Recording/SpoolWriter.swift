@@ -99,6 +99,12 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
 
     // Writer thread only.
     private var entries: [String: Entry] = [:]
+    /// Spool files of calls that ended without audio, kept (in `.unused/`) to be the next
+    /// calls' files: every call's file exists from its start, and on ext4 creating and
+    /// deleting an inode per call cost more than the rest of a call's signalling together.
+    private var spareFiles: [String] = []
+    private var spareCounter = 0
+    private static let maximumSpareFiles = 512
     private var retries: [Retry] = []
     private var nextSpaceCheck: UInt64 = 0
 
@@ -106,6 +112,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         try FileManager.default.createDirectory(atPath: settings.spoolDirectory, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: spareDirectory, withIntermediateDirectories: true)
+        spareFiles = ((try? FileManager.default.contentsOfDirectory(atPath: spareDirectory)) ?? [])
+            .prefix(Self.maximumSpareFiles).map { spareDirectory + "/" + $0 }
         lowSpace = Self.freeBytes(settings.spoolDirectory).map { $0 < settings.minimumFreeBytes } ?? false
     }
 
@@ -223,14 +232,28 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         }
     }
 
-    /// Creates the spool file with its header (once).
+    /// Where spare files wait (a hidden folder: the recovery does not look in it).
+    private var spareDirectory: String { settings.spoolDirectory + "/.unused" }
+
+    /// Creates the spool file with its header (once): a spare file renamed, else a new one.
     private func createFile(_ entry: Entry) {
         guard entry.fd < 0, entry.problem == nil else { return }
-        let fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        var fd: Int32 = -1
+        var reused = false
+        while fd < 0, let spare = spareFiles.popLast() {
+            // Not O_TRUNC: on ext4 a truncation to zero makes the close write back at once.
+            if rename(spare, entry.path) == 0 { fd = open(entry.path, O_WRONLY | O_CLOEXEC) }
+            reused = fd >= 0
+        }
+        if fd < 0 { fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640) }
         guard fd >= 0 else { return fail(entry, "spool file could not be created: \(String(cString: strerror(errno)))") }
         entry.fd = fd
         let header = WAVFile.header(channels: entry.channels, sampleRate: settings.sampleRate, info: entry.info)
         guard writeAll(fd, header) else { return fail(entry, "spool write failed: \(String(cString: strerror(errno)))") }
+        // A spare may be longer than this header (an earlier call's): cut it to the header.
+        if reused, ftruncate(fd, off_t(header.count)) != 0 {
+            return fail(entry, "spool write failed: \(String(cString: strerror(errno)))")
+        }
         entry.length = header.count
         entry.layout = try? WAVFile.layout(of: header)
     }
@@ -259,6 +282,20 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         entry.length += chunk.samples.count * 2
         if writeFailing {
             condition.lock(); writeFailing = false; condition.unlock()
+        }
+    }
+
+    private func keepAsSpare(_ path: String) {
+        guard spareFiles.count < Self.maximumSpareFiles else {
+            _ = unlink(path)
+            return
+        }
+        spareCounter += 1
+        let spare = spareDirectory + "/\(getpid())-\(spareCounter)"
+        if rename(path, spare) == 0 {
+            spareFiles.append(spare)
+        } else {
+            _ = unlink(path)
         }
     }
 
@@ -291,10 +328,11 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         }
         var outcome = Outcome(recordingID: id, location: nil, channels: entry.channels, sampleRate: settings.sampleRate, problem: entry.problem)
         guard entry.fd >= 0, let layout = entry.layout, entry.hasAudio else {
-            // A file whose header never made it, or with no audio after it, holds nothing: it goes.
+            // A file whose header never made it, or with no audio after it, holds nothing: it
+            // goes, kept as a spare for a later call when there is room.
             if entry.fd >= 0 {
                 close(entry.fd)
-                _ = unlink(entry.path)
+                keepAsSpare(entry.path)
             }
             return completion(outcome)
         }

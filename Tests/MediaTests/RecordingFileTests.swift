@@ -119,7 +119,7 @@ struct RecordingFileTests {
             #expect(values.allSatisfy { $0 == Int16(100 * (channel + 1)) })
             #expect(outcome.sha256 == (try Checksum.sha256sum(path)))
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").filter { !$0.hasPrefix(".") }.isEmpty)
     }
 
     @Test("a spool file that cannot be written makes the writer unhealthy (new calls go elsewhere); an idle probe makes it healthy again")
@@ -159,7 +159,14 @@ struct RecordingFileTests {
         let outcome = await Self.finish(writer, "quiet")
         #expect(outcome.location == nil)
         #expect(outcome.path == nil)
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").filter { !$0.hasPrefix(".") }.isEmpty)
+        // Its file is kept as a spare and becomes the next call's file (no new inode per call).
+        let spares = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/.unused")
+        #expect(spares.count == 1)
+        writer.begin(recordingID: "quiet-too", startedAt: Date(), callID: "c2", channels: 2)
+        _ = await Self.finish(writer, "quiet-too")
+        let after = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/.unused")
+        #expect(after.count == 1 && after != spares, "the spare \(spares) was reused, and the second call's file kept: \(after)")
     }
 
     @Test("an archive that refuses the file leaves it in the spool, and a retry moves it later")
@@ -261,6 +268,6 @@ struct AudioFormatTests {
         let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
         #expect(size == outcome.bytes && size > 100)
         #expect(outcome.sha256 == (try Checksum.sha256sum(path)))
-        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").filter { !$0.hasPrefix(".") }.isEmpty)
     }
 }
