@@ -4,6 +4,9 @@ import Catalog
 import CatalogPostgres
 import CatalogSQLite
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
@@ -50,6 +53,7 @@ public struct Application: Sendable {
         try configuration.validate()
         self.reloadSource = reloadSource
         self.logLevel = logLevel
+        Self.checkDescriptorLimit(maxCalls: configuration.maxConcurrentCalls, logger: logger)
         try FileManager.default.createDirectory(atPath: configuration.dataDirectory, withIntermediateDirectories: true)
         let loop = MultiThreadedEventLoopGroup.singleton.next()
         sip = try SIPService(configuration: configuration, logger: logger, eventLoop: loop, onListening: onListening)
@@ -311,6 +315,27 @@ public struct Application: Sendable {
             // The services ended (drained and stopped, or failed): stop listening for signals.
             try await group.next()
             group.cancelAll()
+        }
+    }
+
+    /// Every call holds descriptors (an RTP and an RTCP socket per stream, its spool file):
+    /// the soft limit goes to the hard one, and a limit short of what the configured call
+    /// capacity needs (two streams a call) is said at start, not found at the busiest hour
+    /// as "too many open files".
+    static func checkDescriptorLimit(maxCalls: Int, logger: Logger) {
+        let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        var limit = rlimit()
+        guard getrlimit(resource, &limit) == 0 else { return }
+        if limit.rlim_cur < limit.rlim_max {
+            limit.rlim_cur = limit.rlim_max
+            _ = setrlimit(resource, &limit)
+            _ = getrlimit(resource, &limit)
+        }
+        let needed = maxCalls * 5 + 1024
+        if limit.rlim_cur < rlim_t(needed) {
+            logger.warning("open-file limit below what sip.max-concurrent-calls needs: raise it (systemd LimitNOFILE) or lower the calls", metadata: [
+                "limit": "\(limit.rlim_cur)", "needed": "\(needed)", "maxConcurrentCalls": "\(maxCalls)",
+            ])
         }
     }
 
