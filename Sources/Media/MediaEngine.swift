@@ -223,8 +223,17 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// Replies (on the media thread) with the statistics so far of every stream of every live
     /// recording, by recording id: what the admin API shows for calls in progress.
+    /// An engine not running (not started yet, or stopping) replies at once with nothing.
     public func statistics(reply: @escaping @Sendable ([String: [StreamReport]]) -> Void) {
-        send(.statistics(reply: reply))
+        lock.lock()
+        guard thread != nil, !stopping else {
+            lock.unlock()
+            return reply([:])
+        }
+        commands.append(.statistics(reply: reply))
+        let first = commands.count == 1
+        lock.unlock()
+        if first { mio_eventfd_signal(wake) }
     }
 
     private func send(_ command: Command) {

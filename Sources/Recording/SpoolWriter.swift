@@ -285,6 +285,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         }
     }
 
+    /// The first bytes of a spare file (where a WAV has `RIFF`).
+    static let spareMark = Array("SPAR".utf8)
+
     private func keepAsSpare(_ path: String) {
         guard spareFiles.count < Self.maximumSpareFiles else {
             _ = unlink(path)
@@ -329,10 +332,13 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         var outcome = Outcome(recordingID: id, location: nil, channels: entry.channels, sampleRate: settings.sampleRate, problem: entry.problem)
         guard entry.fd >= 0, let layout = entry.layout, entry.hasAudio else {
             // A file whose header never made it, or with no audio after it, holds nothing: it
-            // goes, kept as a spare for a later call when there is room.
+            // goes, kept as a spare for a later call when there is room. Its header is marked
+            // first: a crash right after a spare is renamed to a new call's name must not leave
+            // the old call's header there for the recovery to find.
             if entry.fd >= 0 {
+                let marked = Self.spareMark.withUnsafeBytes { pwrite(entry.fd, $0.baseAddress, $0.count, 0) } == Self.spareMark.count
                 close(entry.fd)
-                keepAsSpare(entry.path)
+                if marked { keepAsSpare(entry.path) } else { _ = unlink(entry.path) }
             }
             return completion(outcome)
         }
@@ -612,6 +618,12 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             var status = stat()
             fstat(fd, &status)
             let lastWrite = Date(timeIntervalSince1970: Double(status.st_mtim.tv_sec) + Double(status.st_mtim.tv_nsec) / 1e9)
+            if got >= Self.spareMark.count, Array(prefix[0..<Self.spareMark.count]) == Self.spareMark {
+                // A spare caught by the crash between its rename and the new header: nobody's.
+                close(fd)
+                _ = unlink(path)
+                continue
+            }
             guard got > 0, let layout = try? WAVFile.layout(of: Array(prefix[0..<got])), let info = layout.info else {
                 close(fd)
                 logger.warning("spool file is not a siprecd recording; left in place", metadata: ["file": "\(name)"])

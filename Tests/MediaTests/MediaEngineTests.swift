@@ -89,6 +89,33 @@ struct MediaEngineTests {
         #expect(reports.first?.statistics.packets == 1)
     }
 
+    @Test("live statistics: a running recording's counters so far, by recording; an engine not running answers at once with none")
+    func liveStatistics() async throws {
+        let idle = try MediaEngine(sink: CollectingSink())
+        let none = await withCheckedContinuation { continuation in idle.statistics { continuation.resume(returning: $0) } }
+        #expect(none.isEmpty)
+
+        let engine = try MediaEngine(sink: CollectingSink())
+        engine.start()
+        let fd = try engine.bind(host: "127.0.0.1", port: 0).get()
+        engine.begin(recordingID: "live", channels: 1, startNanos: MediaEngine.monotonicNanos())
+        engine.attach(fd: fd, recordingID: "live", streamKey: "1", channel: 0, payloads: RTP.pcmu)
+        Self.send((0..<3).map { RTP.packet(seq: UInt16($0), ts: UInt32($0 * 160), payload: RTP.ulaw(0)) }, to: try #require(MediaEngine.localPort(of: fd)))
+        // The packets are queued on the socket once sendto returned; the engine reads them
+        // within its next wake-up, so ask until they are counted (bounded).
+        var packets = 0
+        for _ in 0..<200 where packets < 3 {
+            let stats = await withCheckedContinuation { continuation in engine.statistics { continuation.resume(returning: $0) } }
+            #expect(Set(stats.keys) == ["live"])
+            packets = stats["live"]?.first?.statistics.packets ?? 0
+            if packets < 3 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(packets == 3)
+        engine.stop()
+        let afterStop = await withCheckedContinuation { continuation in engine.statistics { continuation.resume(returning: $0) } }
+        #expect(afterStop.isEmpty)
+    }
+
     @Test("a port in use is refused with its errno")
     func bindFailure() throws {
         let engine = try MediaEngine(sink: CollectingSink())

@@ -167,6 +167,15 @@ struct RecordingFileTests {
         _ = await Self.finish(writer, "quiet-too")
         let after = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/.unused")
         #expect(after.count == 1 && after != spares, "the spare \(spares) was reused, and the second call's file kept: \(after)")
+        // A crash just after a spare took a new call's name, before its header: the recovery
+        // drops it rather than bring back the earlier call it was made for.
+        let spare = try Data(contentsOf: URL(fileURLWithPath: root + "/spool/.unused/" + after[0]))
+        #expect(spare.prefix(4) == Data("SPAR".utf8))
+        try FileManager.default.moveItem(atPath: root + "/spool/.unused/" + after[0], toPath: root + "/spool/next-call.wav")
+        let restarted = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        let recovered = restarted.recoverSpool(laterMove: { _, _ in })
+        #expect(recovered.isEmpty, "\(recovered)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/spool/next-call.wav"))
     }
 
     @Test("an archive that refuses the file leaves it in the spool, and a retry moves it later")
