@@ -75,7 +75,9 @@ public protocol LiveCallControl: Sendable {
 
 /// Converts an archived file to another format for `?format=` (libsndfile in the server).
 public protocol AudioTranscoder: Sendable {
-    /// Writes `source` in `format` to a new temporary file and returns it (the caller removes it).
+    /// `source` in `format`, as a file the transcoder keeps (its cache of conversions): the
+    /// caller reads it and leaves it in place. A player's range requests then cost one
+    /// conversion, not one each.
     func transcode(_ source: URL, to format: String) async throws -> URL
     /// The formats `?format=` accepts, e.g. `wav`, `flac`, `ogg`, `mp3`.
     var formats: [String] { get }

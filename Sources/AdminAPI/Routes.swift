@@ -303,7 +303,7 @@ public struct AdminAPI: Sendable {
 
     private func audio(_ request: Request, _ context: AdminAPIContext, token: APIToken) async throws -> Response {
         let entry = try await recording(context, token: token)
-        let (file, url) = try audioFile(request, entry)
+        let (file, stored) = try audioFile(request, entry)
         let requested = try Query(request).oneOf("format", ["wav", "wav-ulaw", "wav-alaw", "flac", "ogg", "mp3"])
         // No audio leaves without its audit entry.
         do {
@@ -314,23 +314,23 @@ public struct AdminAPI: Sendable {
         }
         var headers = HTTPFields()
         headers[.acceptRanges] = "bytes"
+        var url = stored
+        var format = file.format
         if let requested, AudioPath.canonical(requested) != file.format {
             guard let transcoder = services.transcoder, transcoder.formats.contains(requested) else {
                 throw Problem.invalid("format", "this server cannot convert to \(requested)")
             }
-            let converted: URL
             do {
-                converted = try await transcoder.transcode(url, to: requested)
+                url = try await transcoder.transcode(url, to: requested)
             } catch {
                 throw Problem.unavailable("conversion to \(requested) failed")
             }
-            defer { try? FileManager.default.removeItem(at: converted) }
-            let data = try Data(contentsOf: converted)
-            return ranged(ByteBuffer(bytes: data), request: request, headers: headers, format: requested, id: entry.id)
+            format = requested
         }
+        // The file (stored or converted) is streamed, whole or by range.
         let length = AudioPath.size(url)
-        headers[.contentType] = AudioPath.mediaType(file.format)
-        headers[.contentDisposition] = "attachment; filename=\"\(AudioPath.safeName(entry.id)).\(AudioPath.fileExtension(file.format))\""
+        headers[.contentType] = AudioPath.mediaType(format)
+        headers[.contentDisposition] = "attachment; filename=\"\(AudioPath.safeName(entry.id)).\(AudioPath.fileExtension(format))\""
         switch ByteRange.resolve(request.headers[.range], length: length) {
         case .whole:
             headers[.contentLength] = String(length)
@@ -347,37 +347,18 @@ public struct AdminAPI: Sendable {
         }
     }
 
-    private func ranged(_ buffer: ByteBuffer, request: Request, headers: HTTPFields, format: String, id: String) -> Response {
-        var headers = headers
-        headers[.contentType] = AudioPath.mediaType(format)
-        headers[.contentDisposition] = "attachment; filename=\"\(AudioPath.safeName(id)).\(AudioPath.fileExtension(format))\""
-        let length = buffer.readableBytes
-        switch ByteRange.resolve(request.headers[.range], length: length) {
-        case .partial(let range):
-            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound)/\(length)"
-            return Response(status: .partialContent, headers: headers,
-                            body: .init(byteBuffer: buffer.getSlice(at: range.lowerBound, length: range.count) ?? buffer))
-        case .unsatisfiable:
-            headers[.contentRange] = "bytes */\(length)"
-            return Response(status: .rangeNotSatisfiable, headers: headers)
-        case .whole:
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: buffer))
-        }
-    }
-
     private func waveform(_ request: Request, _ context: AdminAPIContext, token: APIToken) async throws -> Response {
         let points = try Query(request).integer("points", default: 800, range: 16...4000)
         let entry = try await recording(context, token: token)
         let (file, url) = try audioFile(request, entry)
         var source = url
-        var temporary: URL?
         if !file.format.hasPrefix("wav") {
             guard let transcoder = services.transcoder else { throw Problem.unavailable("no converter for \(file.format)") }
-            temporary = try? await transcoder.transcode(url, to: "wav")
-            guard let temporary else { throw Problem.unavailable("conversion of \(file.format) failed") }
-            source = temporary
+            guard let converted = try? await transcoder.transcode(url, to: "wav") else {
+                throw Problem.unavailable("conversion of \(file.format) failed")
+            }
+            source = converted
         }
-        defer { if let temporary { try? FileManager.default.removeItem(at: temporary) } }
         guard let peaks = try? Waveform.peaks(of: source, points: points) else {
             throw Problem.unavailable("the audio of recording \(entry.id) could not be read")
         }

@@ -177,7 +177,8 @@ public struct Application: Sendable {
         var apiServices = AdminAPIServices(
             catalog: catalog,
             calls: LiveCallDirectory(controller: controller, eventLoop: loop),
-            transcoder: FileTranscoder(),
+            transcoder: FileTranscoder(folder: URL(fileURLWithPath: dataDirectory).appendingPathComponent("cache/audio"),
+                                       maxBytes: Int64(configuration.conversionCacheMegabytes) << 20),
             audioRoots: [URL(fileURLWithPath: recording.archive(in: dataDirectory)), URL(fileURLWithPath: recording.spool(in: dataDirectory))],
             readiness: {
                 guard let problems = try? await loop.submit({ controller.health.problems }).get() else {

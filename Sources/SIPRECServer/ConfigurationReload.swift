@@ -40,6 +40,7 @@ public struct ConfigurationReloadPlan: Sendable {
         restart("sessions.interaction-index-size", \.interactionIndexSize, loaded)
         restart("http.listen", \.httpListen, loaded)
         restart("http.tls", \.httpTLS, loaded)
+        restart("http.conversion-cache-mb", \.conversionCacheMegabytes, loaded)
         restart("data-dir", \.dataDirectory, loaded)
         restart("catalog.database", \.database, loaded)
         restart("catalog.node", \.nodeName, loaded)

@@ -18,6 +18,8 @@ public struct ServerConfiguration: Sendable {
     public var httpListen: String = "127.0.0.1:8080"
     /// HTTPS for the admin API (`http.tls`); nil: plain HTTP.
     public var httpTLS: SIPTLSConfiguration?
+    /// Size of the cache of audio converted for `?format=` (`http.conversion-cache-mb`).
+    public var conversionCacheMegabytes = 2048
     /// `sqlite:PATH` (default `sqlite:<data-dir>/catalog.sqlite`) or `postgres://USER@HOST:PORT/DB`.
     public var database: String?
     /// This node's name in the catalog (journal positions); defaults to the host name.
@@ -212,6 +214,8 @@ public struct ServerConfiguration: Sendable {
             }
             var listen: String?
             var tls: TLS?
+            var conversionCacheMB: Int?
+            enum CodingKeys: String, CodingKey { case listen, tls, conversionCacheMB = "conversion-cache-mb" }
         }
         struct Retention: Decodable {
             var days: Int?
@@ -396,6 +400,7 @@ public struct ServerConfiguration: Sendable {
             if let v = r.mediaBindAddress { recording.mediaBindAddress = v }
         }
         if let listen = file.http?.listen { httpListen = listen }
+        if let v = file.http?.conversionCacheMB { conversionCacheMegabytes = try Self.positive(v, key: "http.conversion-cache-mb", minimum: 16) }
         if let tlsFile = file.http?.tls {
             httpTLS = try Self.tls(certificate: tlsFile.certificate, privateKey: tlsFile.privateKey, clientCA: tlsFile.clientCA,
                                    requireClientCertificate: tlsFile.requireClientCertificate, key: "http.tls")

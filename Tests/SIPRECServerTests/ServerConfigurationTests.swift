@@ -15,6 +15,7 @@ struct ServerConfigurationTests {
         let defaults = ServerConfiguration()
         #expect(fromFile.sipListen == defaults.sipListen)
         #expect(fromFile.httpListen == defaults.httpListen)
+        #expect(fromFile.conversionCacheMegabytes == defaults.conversionCacheMegabytes)
         #expect(fromFile.dataDirectory == defaults.dataDirectory)
         #expect(fromFile.rtpPorts == defaults.rtpPorts)
         #expect(fromFile.trustedNetworks == defaults.trustedNetworks)
@@ -263,5 +264,58 @@ struct ConfigurationReloadPlanTests {
         #expect(effective.rtpPorts == 20000...20999)
         #expect(effective.sipListen == running.sipListen)
         #expect(effective.recording.layout == .stereo)
+    }
+}
+
+@Suite("Audio conversions for ?format=")
+struct FileTranscoderTests {
+    /// A plain 16-bit mono WAV of `seconds` of a ramp.
+    static func wav(at path: String, seconds: Int) throws {
+        let samples = (0..<(8000 * seconds)).map { Int16(truncatingIfNeeded: $0 * 7) }
+        var bytes: [UInt8] = []
+        func u32(_ v: Int) { bytes += withUnsafeBytes(of: UInt32(v).littleEndian, Array.init) }
+        func u16(_ v: Int) { bytes += withUnsafeBytes(of: UInt16(v).littleEndian, Array.init) }
+        bytes += Array("RIFF".utf8); u32(36 + samples.count * 2); bytes += Array("WAVEfmt ".utf8)
+        u32(16); u16(1); u16(1); u32(8000); u32(16000); u16(2); u16(16)
+        bytes += Array("data".utf8); u32(samples.count * 2)
+        for sample in samples { bytes += withUnsafeBytes(of: sample.littleEndian, Array.init) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+    }
+
+    @Test("a conversion is made once and served again from the cache; a changed source is converted anew; the cache keeps to its size")
+    func cached() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("transcoder-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: root) }
+        let source = root.appendingPathComponent("call.wav")
+        try Self.wav(at: source.path, seconds: 2)
+        let transcoder = FileTranscoder(folder: root.appendingPathComponent("cache"), maxBytes: 1 << 30)
+
+        // Two requests at once share one conversion; a later one finds it.
+        async let first = transcoder.transcode(source, to: "flac")
+        async let second = transcoder.transcode(source, to: "flac")
+        let (a, b) = try await (first, second)
+        #expect(a == b)
+        let flac = try Data(contentsOf: a)
+        #expect(flac.prefix(4) == Data("fLaC".utf8))
+        let made = try FileManager.default.attributesOfItem(atPath: a.path)[.systemFileNumber] as? NSNumber
+        #expect(made != nil)
+        let again = try await transcoder.transcode(source, to: "flac")
+        #expect(again == a)
+        #expect(try FileManager.default.attributesOfItem(atPath: a.path)[.systemFileNumber] as? NSNumber == made, "not converted again")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("cache").path).count == 1)
+
+        // Another format, and a source that changed: each its own file.
+        let mp3 = try await transcoder.transcode(source, to: "mp3")
+        #expect(mp3 != a)
+        try Self.wav(at: source.path, seconds: 3)
+        try FileManager.default.setAttributes([.modificationDate: Date().addingTimeInterval(5)], ofItemAtPath: source.path)
+        let changed = try await transcoder.transcode(source, to: "flac")
+        #expect(changed != a)
+
+        // A cache of 1 byte keeps only what is being served.
+        let small = FileTranscoder(folder: root.appendingPathComponent("cache"), maxBytes: 1)
+        let kept = try await small.transcode(source, to: "wav-ulaw")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("cache").path) == [kept.lastPathComponent])
     }
 }
