@@ -103,7 +103,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     /// calls' files: every call's file exists from its start, and on ext4 creating and
     /// deleting an inode per call cost more than the rest of a call's signalling together.
     private var spareFiles: [String] = []
-    private var spareCounter = 0
+    /// Names of new spares go on from the start time, so they never take the name of a spare
+    /// an earlier run left (in a container the process id is the same every run).
+    private var spareCounter = Int(Date().timeIntervalSince1970 * 1000)
     private static let maximumSpareFiles = 512
     private var retries: [Retry] = []
     private var nextSpaceCheck: UInt64 = 0
