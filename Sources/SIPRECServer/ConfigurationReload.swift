@@ -1,5 +1,5 @@
+import Atomics
 import Logging
-import NIOConcurrencyHelpers
 
 /// What reloading the configuration does, worked out without touching the running server:
 /// which keys change live, which differ but wait for a restart, and the configuration to run
@@ -70,14 +70,17 @@ public struct ConfigurationReloadPlan: Sendable {
 }
 
 /// The log level every logger of the process reads, changed by a configuration reload.
+/// Every log call (those below the level included, on the SIP and media threads) reads it:
+/// an atomic load, no lock.
 public final class RuntimeLogLevel: Sendable {
-    private let level: NIOLockedValueBox<Logger.Level>
+    private static let levels = Logger.Level.allCases
+    private let index: ManagedAtomic<Int>
 
-    public init(_ level: Logger.Level) { self.level = NIOLockedValueBox(level) }
+    public init(_ level: Logger.Level) { index = ManagedAtomic(Self.levels.firstIndex(of: level) ?? 0) }
 
     public var current: Logger.Level {
-        get { level.withLockedValue { $0 } }
-        set { level.withLockedValue { $0 = newValue } }
+        get { Self.levels[index.load(ordering: .relaxed)] }
+        set { index.store(Self.levels.firstIndex(of: newValue) ?? 0, ordering: .relaxed) }
     }
 }
 

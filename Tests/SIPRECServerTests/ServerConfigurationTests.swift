@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import SIPStack
 import NIOCore
 import Testing
@@ -264,6 +265,38 @@ struct ConfigurationReloadPlanTests {
         #expect(effective.rtpPorts == 20000...20999)
         #expect(effective.sipListen == running.sipListen)
         #expect(effective.recording.layout == .stereo)
+    }
+}
+
+/// Counts what reaches it (the handler a reloadable level wraps).
+private final class CountingLogHandler: LogHandler, @unchecked Sendable {
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    private(set) var messages: [String] = []
+    func log(event: LogEvent) { messages.append(event.message.description) }
+}
+
+@Suite("Log level changed by a reload")
+struct RuntimeLogLevelTests {
+    @Test("every logger follows the process-wide level as it changes; a logger cannot set its own")
+    func followsTheRuntimeLevel() {
+        let level = RuntimeLogLevel(.info)
+        let inner = CountingLogHandler()
+        var logger = Logger(label: "test") { _ in ReloadableLevelLogHandler(inner, level: level) }
+        logger.debug("hidden")
+        logger.info("shown")
+        level.current = .debug
+        logger.debug("shown too")
+        logger.logLevel = .critical
+        logger.info("still shown")
+        level.current = .error
+        logger.warning("hidden again")
+        #expect(inner.messages == ["shown", "shown too", "still shown"])
+        #expect(logger.logLevel == .error)
     }
 }
 
