@@ -26,20 +26,12 @@ final class LiveCallDirectory: LiveCallControl, @unchecked Sendable {
             controller.recordings.values.filter { $0.state.state == .active }
                 .sorted { $0.state.startedAt < $1.state.startedAt }
                 .map { session in
+                    // The media thread's counters as the streams' quality, on a copy for the answer.
                     var session = session
-                    Self.applyLive(statistics[session.state.recordingID] ?? [], to: &session)
+                    session.applyQualities(MediaRecorder.qualities(statistics[session.state.recordingID] ?? [], startedAt: session.state.startedAt))
                     return Self.liveCall(session)
                 }
         }.get()) ?? []
-    }
-
-    /// The media thread's counters as the streams' quality (a copy of the session, for the answer).
-    static func applyLive(_ reports: [MediaEngine.StreamReport], to session: inout RecordingSession) {
-        let qualities = reports.compactMap { report -> (leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)? in
-            guard let key = MediaRecorder.parseStreamKey(report.key) else { return nil }
-            return (key.leg, key.mline, MediaRecorder.quality(report, startedAt: session.state.startedAt))
-        }
-        session.applyQualities(qualities)
     }
 
     func pause(recordingID: String) async -> LiveCall? { await setPaused(recordingID, true) }

@@ -231,6 +231,13 @@ final class MediaRecorder {
     }
 
     /// The record's view of what the engine received on each stream.
+    /// Each report's quality, by the leg and m-line its stream key names.
+    static func qualities(_ reports: [MediaEngine.StreamReport], startedAt: Date) -> [(leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)] {
+        reports.compactMap { report in
+            parseStreamKey(report.key).map { ($0.leg, $0.mline, quality(report, startedAt: startedAt)) }
+        }
+    }
+
     static func quality(_ report: MediaEngine.StreamReport, startedAt: Date) -> RecordingRecord.StreamQuality {
         let stats = report.statistics
         func date(_ position: Int64?) -> Date? { position.map { startedAt.addingTimeInterval(Double($0) / 8000) } }

@@ -619,13 +619,8 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     /// there is none because no media came): the record says where, with each stream's quality.
     private func fileFinished(_ recordingID: String, _ finished: MediaRecorder.Finished) {
         guard var session = finishing[recordingID] else { return }
-        var qualities: [(leg: String?, mline: Int, quality: RecordingRecord.StreamQuality)] = []
-        var dtmf: [RecordingRecord.DTMF] = []
-        for report in finished.reports {
-            guard let key = MediaRecorder.parseStreamKey(report.key) else { continue }
-            qualities.append((key.leg, key.mline, MediaRecorder.quality(report, startedAt: session.state.startedAt)))
-            dtmf += MediaRecorder.dtmf(report)
-        }
+        let qualities = MediaRecorder.qualities(finished.reports, startedAt: session.state.startedAt)
+        let dtmf = finished.reports.filter { MediaRecorder.parseStreamKey($0.key) != nil }.flatMap(MediaRecorder.dtmf)
         session.applyMedia(qualities: qualities, dtmf: dtmf)
         let outcome = finished.outcome
         var file = Self.audioFile(outcome, source: session.state.source)

@@ -27,6 +27,15 @@ struct CatalogIntegrationTests {
         return HTTPResult(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
     }
 
+    static func post(_ port: Int, _ path: String, token: String? = CatalogIntegrationTests.token) async throws -> HTTPResult {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
+        request.httpMethod = "POST"
+        request.timeoutInterval = 10
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return HTTPResult(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
+    }
+
     /// Runs siprec-loadgen to the end and returns its JSON report.
     static func runLoadgen(_ server: ServerProcess, calls: Int, rate: Int, duration: Int, started: () throws -> Void) throws -> [String: Any] {
         let process = Process()

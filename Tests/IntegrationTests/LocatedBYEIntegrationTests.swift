@@ -40,11 +40,7 @@ struct LocatedBYEIntegrationTests {
         // Stop the recording through the API: the recorder sends the BYE.
         let calls = try await CatalogIntegrationTests.get(running.httpPort, "/api/v1/calls", token: Self.token)
         let id = try #require((calls.json["items"] as? [[String: Any]])?.first?["recordingId"] as? String)
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(running.httpPort)/api/v1/calls/\(id)/stop")!)
-        request.httpMethod = "POST"
-        request.setValue("Bearer \(Self.token)", forHTTPHeaderField: "Authorization")
-        let (_, response) = try await URLSession.shared.data(for: request)
-        #expect((response as? HTTPURLResponse)?.statusCode == 202)
+        #expect(try await CatalogIntegrationTests.post(running.httpPort, "/api/v1/calls/\(id)/stop", token: Self.token).status == 202)
         let sent = Date()
 
         // It reaches the SRC at its second SRV target, after the first timed out.

@@ -16,15 +16,6 @@ import Testing
 struct ReloadIntegrationTests {
     static let token = "reload-admin-secret"
 
-    static func post(_ port: Int, _ path: String, token: String?) async throws -> CatalogIntegrationTests.HTTPResult {
-        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(port)\(path)")!)
-        request.httpMethod = "POST"
-        request.timeoutInterval = 10
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return CatalogIntegrationTests.HTTPResult(status: (response as? HTTPURLResponse)?.statusCode ?? 0, body: data)
-    }
-
     static func optionsStatus(_ client: SIPTestClient) async throws -> Int? {
         try await client.send(SIPText.options(port: client.localPort))
         return await client.nextResponse()?.statusCode
@@ -81,8 +72,8 @@ struct ReloadIntegrationTests {
               level: debug
 
             """.write(to: file, atomically: true, encoding: .utf8)
-        #expect(try await Self.post(server.httpPort, "/api/v1/admin/reload", token: nil).status == 401)
-        let reloaded = try await Self.post(server.httpPort, "/api/v1/admin/reload", token: Self.token)
+        #expect(try await CatalogIntegrationTests.post(server.httpPort, "/api/v1/admin/reload", token: nil).status == 401)
+        let reloaded = try await CatalogIntegrationTests.post(server.httpPort, "/api/v1/admin/reload", token: Self.token)
         #expect(reloaded.status == 200, "\(String(decoding: reloaded.body, as: UTF8.self))")
         #expect(reloaded.json["applied"] as? [String] == ["sip.max-concurrent-calls"], "\(reloaded.json)")
         #expect(reloaded.json["restartRequired"] as? [String] == ["media.rtp-ports"], "\(reloaded.json)")
@@ -122,7 +113,7 @@ struct ReloadIntegrationTests {
         // An invalid file: 400 naming the key; the running configuration stays.
         try "media:\n  rtp-ports: 43000-43999\nsip:\n  trusted-networks: [192.0.2.0/24]\n  max-concurrent-calls: 0\n"
             .write(to: file, atomically: true, encoding: .utf8)
-        let refused = try await Self.post(server.httpPort, "/api/v1/admin/reload", token: Self.token)
+        let refused = try await CatalogIntegrationTests.post(server.httpPort, "/api/v1/admin/reload", token: Self.token)
         #expect(refused.status == 400)
         #expect(String(decoding: refused.body, as: UTF8.self).contains("sip.max-concurrent-calls"), "\(refused.json)")
         #expect(try await Self.optionsStatus(client) == 200)
@@ -139,7 +130,7 @@ struct ReloadIntegrationTests {
 
         // The API's reload is audited (the SIGHUP has no token to audit).
         try "media:\n  rtp-ports: 43000-43999\nsip:\n  trusted-networks: [127.0.0.0/8]\n".write(to: file, atomically: true, encoding: .utf8)
-        let reloaded = try await Self.post(server.httpPort, "/api/v1/admin/reload", token: Self.token)
+        let reloaded = try await CatalogIntegrationTests.post(server.httpPort, "/api/v1/admin/reload", token: Self.token)
         #expect(reloaded.json["applied"] as? [String] == ["sip.trusted-networks"], "\(reloaded.json)")
         #expect(try await Self.optionsStatus(client) == 200)
         let audit = try await CatalogIntegrationTests.get(server.httpPort, "/api/v1/admin/audit", token: Self.token)
