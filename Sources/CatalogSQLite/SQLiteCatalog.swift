@@ -16,6 +16,10 @@ public final class SQLiteCatalog: RecordingCatalog {
             // The records journal is the source of truth: a power cut that loses the last
             // commits here only makes the ingest read those lines again.
             try db.execute(sql: "PRAGMA synchronous = NORMAL")
+            // 32 MiB of page cache per connection (SQLite's default is 2 MiB): the ingest's
+            // upserts and the lists' index walks otherwise read the same pages again with a
+            // system call each (a fifth of the ingest's CPU at 3,500 calls a second).
+            try db.execute(sql: "PRAGMA cache_size = -32768")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)

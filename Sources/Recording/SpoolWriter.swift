@@ -11,7 +11,8 @@ import Glibc
 /// sizes, is synced, hashed (SHA-256) and renamed into the archive under the name template.
 /// If the archive cannot take it the file stays in the spool, the outcome says so, and the
 /// move is retried with backoff until it succeeds. A file is created at the first audio (a
-/// call with no media leaves no file). A write that fails (disk full) stops that file where it
+/// call with no media leaves no file); until then the call is known to a recovery from the
+/// spool's start log (`SpoolStartLog`). A write that fails (disk full) stops that file where it
 /// was; what it holds stays valid.
 public final class SpoolWriter: AudioSink, @unchecked Sendable {
     public struct Settings: Sendable {
@@ -99,14 +100,15 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
 
     // Writer thread only.
     private var entries: [String: Entry] = [:]
-    /// Spool files of calls that ended without audio, kept (in `.unused/`) to be the next
-    /// calls' files: every call's file exists from its start, and on ext4 creating and
-    /// deleting an inode per call cost more than the rest of a call's signalling together.
-    private var spareFiles: [String] = []
-    /// Names of new spares go on from the start time, so they never take the name of a spare
-    /// an earlier run left (in a container the process id is the same every run).
-    private var spareCounter = Int(Date().timeIntervalSince1970 * 1000)
-    private static let maximumSpareFiles = 512
+    /// The start log's file (opened at the first line), its size, and the lines of this batch
+    /// not written yet: a call that begins and ends within one batch writes neither line.
+    private var startLog: Int32 = -1
+    private var startLogBytes = 0
+    private var pendingLog: [String?] = []
+    private var pendingBegins: [String: Int] = [:]
+    /// The start log is rewritten with only the calls in progress when it grows past this
+    /// (or past a few lines per call in progress, when there are many).
+    static let startLogRewriteBytes = 4 << 20
     private var retries: [Retry] = []
     private var nextSpaceCheck: UInt64 = 0
 
@@ -114,9 +116,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         self.settings = settings
         self.logger = logger
         try FileManager.default.createDirectory(atPath: settings.spoolDirectory, withIntermediateDirectories: true)
-        try FileManager.default.createDirectory(atPath: spareDirectory, withIntermediateDirectories: true)
-        spareFiles = ((try? FileManager.default.contentsOfDirectory(atPath: spareDirectory)) ?? [])
-            .prefix(Self.maximumSpareFiles).map { spareDirectory + "/" + $0 }
+        // Spare files an earlier version kept for reuse belong to no call.
+        try? FileManager.default.removeItem(atPath: settings.spoolDirectory + "/.unused")
         lowSpace = Self.freeBytes(settings.spoolDirectory).map { $0 < settings.minimumFreeBytes } ?? false
     }
 
@@ -207,11 +208,19 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             let stop = stopping
             condition.unlock()
             for operation in work { perform(operation) }
+            flushStartLog()
             runRetries(force: false)
             checkSpace()
             if stop && work.isEmpty { break }
         }
         for (id, _) in entries { complete(id, completion: { _ in }) }
+        flushStartLog()
+        if startLog >= 0 {
+            close(startLog)
+            startLog = -1
+            // Nothing in progress: a clean stop leaves no log for the next start to read.
+            _ = unlink(startLogPath)
+        }
         stopped.signal()
     }
 
@@ -221,10 +230,11 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             let path = settings.spoolDirectory + "/" + ArchiveTemplate.clean(id) + ".wav"
             let entry = Entry(info: info, channels: channels, path: path)
             entries[id] = entry
-            // The file, with the call's id, start and Call-ID in its header, exists from the
-            // start: a crash before the first audio (or before the call's record reached the
-            // journal) still leaves the call known to the recovery.
-            createFile(entry)
+            // The call's id, start and Call-ID go to the start log with this batch: a crash
+            // before the first audio (or before the call's record reached the journal) still
+            // leaves the call known to the recovery. Its file is made at the first audio.
+            pendingBegins[id] = pendingLog.count
+            pendingLog.append(SpoolStartLog.beginLine(.init(info: info, channels: channels)))
         case let .audio(id, chunk):
             guard let entry = entries[id], entry.problem == nil else { return }
             write(chunk, to: entry)
@@ -234,28 +244,73 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         }
     }
 
-    /// Where spare files wait (a hidden folder: the recovery does not look in it).
-    private var spareDirectory: String { settings.spoolDirectory + "/.unused" }
+    private var startLogPath: String { settings.spoolDirectory + "/" + SpoolStartLog.fileName }
 
-    /// Creates the spool file with its header (once): a spare file renamed, else a new one.
+    /// The call's end, for the start log (dropped with its beginning when both are unwritten).
+    private func noteEnd(_ id: String) {
+        if let index = pendingBegins.removeValue(forKey: id) {
+            pendingLog[index] = nil
+        } else {
+            pendingLog.append(SpoolStartLog.endLine(id))
+        }
+    }
+
+    /// Appends this batch's lines to the start log in one write; rewrites the log with only
+    /// the calls in progress when it has grown large.
+    private func flushStartLog() {
+        defer {
+            pendingLog.removeAll(keepingCapacity: true)
+            pendingBegins.removeAll(keepingCapacity: true)
+        }
+        var bytes: [UInt8] = []
+        for case let line? in pendingLog { bytes.append(contentsOf: line.utf8) }
+        guard !bytes.isEmpty else { return }
+        if startLog < 0 {
+            startLog = open(startLogPath, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
+            var status = stat()
+            startLogBytes = startLog >= 0 && fstat(startLog, &status) == 0 ? Int(status.st_size) : 0
+        }
+        guard startLog >= 0, writeAll(startLog, bytes) else {
+            return failStartLog("spool start log could not be written: \(String(cString: strerror(errno)))")
+        }
+        startLogBytes += bytes.count
+        if startLogBytes > max(Self.startLogRewriteBytes, entries.count * 512) { rewriteStartLog() }
+    }
+
+    /// A new log with a line per call in progress, renamed over the old one (a crash on the way
+    /// leaves the old one, which says the same and more).
+    private func rewriteStartLog() {
+        let temporary = startLogPath + ".new"
+        var bytes: [UInt8] = []
+        for entry in entries.values {
+            bytes.append(contentsOf: SpoolStartLog.beginLine(.init(info: entry.info, channels: entry.channels)).utf8)
+        }
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { return failStartLog("spool start log could not be rewritten: \(String(cString: strerror(errno)))") }
+        let written = writeAll(fd, bytes)
+        close(fd)
+        guard written, rename(temporary, startLogPath) == 0 else {
+            _ = unlink(temporary)
+            return failStartLog("spool start log could not be rewritten: \(String(cString: strerror(errno)))")
+        }
+        close(startLog)
+        startLog = open(startLogPath, O_WRONLY | O_APPEND | O_CLOEXEC)
+        startLogBytes = bytes.count
+    }
+
+    private func failStartLog(_ problem: String) {
+        logger.error("spool start log failed: new calls get 503 until the spool can be written", metadata: ["error": "\(problem)"])
+        condition.lock(); writeFailing = true; condition.unlock()
+    }
+
+    /// Creates the spool file with its header (once), at the call's first audio.
     private func createFile(_ entry: Entry) {
         guard entry.fd < 0, entry.problem == nil else { return }
-        var fd: Int32 = -1
-        var reused = false
-        while fd < 0, let spare = spareFiles.popLast() {
-            // Not O_TRUNC: on ext4 a truncation to zero makes the close write back at once.
-            if rename(spare, entry.path) == 0 { fd = open(entry.path, O_WRONLY | O_CLOEXEC) }
-            reused = fd >= 0
-        }
-        if fd < 0 { fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640) }
+        let fd = open(entry.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
         guard fd >= 0 else { return fail(entry, "spool file could not be created: \(String(cString: strerror(errno)))") }
         entry.fd = fd
         let header = WAVFile.header(channels: entry.channels, sampleRate: settings.sampleRate, info: entry.info)
         guard writeAll(fd, header) else { return fail(entry, "spool write failed: \(String(cString: strerror(errno)))") }
-        // A spare may be longer than this header (an earlier call's): cut it to the header.
-        if reused, ftruncate(fd, off_t(header.count)) != 0 {
-            return fail(entry, "spool write failed: \(String(cString: strerror(errno)))")
-        }
         entry.length = header.count
         entry.layout = try? WAVFile.layout(of: header)
     }
@@ -287,22 +342,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         }
     }
 
-    /// The first bytes of a spare file (where a WAV has `RIFF`).
+    /// The first bytes of a spare file an earlier version kept for reuse (where a WAV has
+    /// `RIFF`): a recovery that finds one under a call's name drops it.
     static let spareMark = Array("SPAR".utf8)
-
-    private func keepAsSpare(_ path: String) {
-        guard spareFiles.count < Self.maximumSpareFiles else {
-            _ = unlink(path)
-            return
-        }
-        spareCounter += 1
-        let spare = spareDirectory + "/\(getpid())-\(spareCounter)"
-        if rename(path, spare) == 0 {
-            spareFiles.append(spare)
-        } else {
-            _ = unlink(path)
-        }
-    }
 
     private func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         bytes.withUnsafeBytes { writeAll(fd, $0) }
@@ -331,16 +373,16 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         guard let entry = entries.removeValue(forKey: id) else {
             return completion(Outcome(recordingID: id, location: nil, channels: 0, sampleRate: settings.sampleRate, problem: "unknown recording"))
         }
+        noteEnd(id)
+        // A call whose file leaves the spool has its end in the log first: a crash after the
+        // move must not leave the log saying the call was still in progress.
+        if entry.fd >= 0 { flushStartLog() }
         var outcome = Outcome(recordingID: id, location: nil, channels: entry.channels, sampleRate: settings.sampleRate, problem: entry.problem)
         guard entry.fd >= 0, let layout = entry.layout, entry.hasAudio else {
-            // A file whose header never made it, or with no audio after it, holds nothing: it
-            // goes, kept as a spare for a later call when there is room. Its header is marked
-            // first: a crash right after a spare is renamed to a new call's name must not leave
-            // the old call's header there for the recovery to find.
+            // A file whose header never made it, or with no audio after it, holds nothing.
             if entry.fd >= 0 {
-                let marked = Self.spareMark.withUnsafeBytes { pwrite(entry.fd, $0.baseAddress, $0.count, 0) } == Self.spareMark.count
                 close(entry.fd)
-                if marked { keepAsSpare(entry.path) } else { _ = unlink(entry.path) }
+                _ = unlink(entry.path)
             }
             return completion(outcome)
         }
@@ -582,7 +624,8 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     /// are not ours are left where they are and reported.
     /// `laterMove` hears of files that stayed in the spool once a retry moves them.
     public func recoverSpool(laterMove: @escaping @Sendable (Outcome, WAVFile.Info) -> Void) -> [Recovered] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: settings.spoolDirectory)) ?? []
+        var names = (try? FileManager.default.contentsOfDirectory(atPath: settings.spoolDirectory)) ?? []
+        names += filesForStartLog(names)
         var recovered: [Recovered] = []
         // Conversions a crash cut short: the WAV they came from is still there.
         for name in names where name.hasSuffix(".part") { _ = unlink(settings.spoolDirectory + "/" + name) }
@@ -657,6 +700,43 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     }
 
     private final class RecoveredBox: @unchecked Sendable { var value: Outcome? }
+
+    /// Calls the start log says were in progress with no file yet (no audio before the stop)
+    /// get the header-only file they would have had from their start, dated at their start, and
+    /// are recovered with the others: a recording whose audio never came. The log then starts
+    /// anew. Returns the names of the files made.
+    private func filesForStartLog(_ names: [String]) -> [String] {
+        defer {
+            _ = unlink(startLogPath)
+            _ = unlink(startLogPath + ".new")
+        }
+        guard let log = FileManager.default.contents(atPath: startLogPath) else { return [] }
+        // A call with a spool file (or a converted one, `<id>~…`) is recovered from that file.
+        let present = Set(names.map { name -> Substring in
+            if let tilde = name.firstIndex(of: "~") { return name[..<tilde] }
+            return name.hasSuffix(".wav") ? name.dropLast(4) : Substring(name)
+        })
+        var made: [String] = []
+        for start in SpoolStartLog.open(Substring(String(decoding: log, as: UTF8.self))) {
+            let base = ArchiveTemplate.clean(start.info.recordingID)
+            guard !present.contains(Substring(base)) else { continue }
+            let path = settings.spoolDirectory + "/" + base + ".wav"
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o640)
+            guard fd >= 0 else {
+                logger.error("a call in progress at the stop could not be recovered: its spool file could not be made",
+                             metadata: ["recording": "\(start.info.recordingID)", "error": "\(String(cString: strerror(errno)))"])
+                continue
+            }
+            let written = writeAll(fd, WAVFile.header(channels: start.channels, sampleRate: settings.sampleRate, info: start.info))
+            let seconds = start.info.startedAt.timeIntervalSince1970
+            var times = [timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9)),
+                         timespec(tv_sec: Int(seconds), tv_nsec: Int((seconds - seconds.rounded(.down)) * 1e9))]
+            _ = futimens(fd, &times)
+            close(fd)
+            if written { made.append(base + ".wav") } else { _ = unlink(path) }
+        }
+        return made
+    }
 
     /// A converted file's spool name carries what the archive name needs (the WAV's `sprc`
     /// chunk is gone by then): `<id>~<start ms>~<call id>.converted.<ext>`.

@@ -429,7 +429,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             return (openID, false)
         }
         // An interaction is named after its first recording; later segments take that name.
-        let recordingID = recordingIDs.next()
+        let recordingID = recordingIDs.next(milliseconds: UInt64(max(0, (now.timeIntervalSince1970 * 1000).rounded(.down))))
         var session = RecordingSession(recordingID: recordingID, interactionID: recordingID, source: source,
                                        request: request, peer: peer, leg: leg, at: now, metadataLimits: configuration.metadataLimits,
                                        maxMetadataVersions: configuration.maxMetadataVersions)

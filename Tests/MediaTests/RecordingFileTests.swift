@@ -149,33 +149,60 @@ struct RecordingFileTests {
         #expect(healthy)
     }
 
-    @Test("a call without audio leaves no file")
+    @Test("a call without audio leaves no file; a call in progress without audio is known to the recovery from the start log and gets its empty file")
     func noAudio() async throws {
         let root = try Self.temporaryFolder()
-        let writer = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        let settings = SpoolWriter.Settings(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive")
+        let writer = try SpoolWriter(settings: settings, logger: Logger(label: "test"))
         writer.start()
-        defer { writer.stop() }
         writer.begin(recordingID: "quiet", startedAt: Date(), callID: "c", channels: 2)
         let outcome = await Self.finish(writer, "quiet")
         #expect(outcome.location == nil)
         #expect(outcome.path == nil)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").filter { !$0.hasPrefix(".") }.isEmpty)
-        // Its file is kept as a spare and becomes the next call's file (no new inode per call).
-        let spares = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/.unused")
-        #expect(spares.count == 1)
-        writer.begin(recordingID: "quiet-too", startedAt: Date(), callID: "c2", channels: 2)
-        _ = await Self.finish(writer, "quiet-too")
-        let after = try FileManager.default.contentsOfDirectory(atPath: root + "/spool/.unused")
-        #expect(after.count == 1 && after != spares, "the spare \(spares) was reused, and the second call's file kept: \(after)")
-        // A crash just after a spare took a new call's name, before its header: the recovery
-        // drops it rather than bring back the earlier call it was made for.
-        let spare = try Data(contentsOf: URL(fileURLWithPath: root + "/spool/.unused/" + after[0]))
-        #expect(spare.prefix(4) == Data("SPAR".utf8))
-        try FileManager.default.moveItem(atPath: root + "/spool/.unused/" + after[0], toPath: root + "/spool/next-call.wav")
-        let restarted = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        // A call that is still on when the recorder dies, before any audio: only the start
+        // log knows it. (Writers of the same folder stand in for the process before and after.)
+        let started = Date(timeIntervalSince1970: 1_796_083_200)
+        writer.begin(recordingID: "cut", startedAt: started, callID: "c-1@example.com", channels: 2, parties: ["+15550100", "alice smith"])
+        writer.begin(recordingID: "ended", startedAt: started, callID: "c-2@example.com", channels: 1)
+        _ = await Self.finish(writer, "ended")
+        let logPath = root + "/spool/" + SpoolStartLog.fileName
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: .seconds(5))
+        while clock.now < deadline, !((try? String(contentsOfFile: logPath, encoding: .utf8))?.contains("\tcut\t") ?? false) {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        let restarted = try SpoolWriter(settings: settings, logger: Logger(label: "test"))
         let recovered = restarted.recoverSpool(laterMove: { _, _ in })
-        #expect(recovered.isEmpty, "\(recovered)")
-        #expect(!FileManager.default.fileExists(atPath: root + "/spool/next-call.wav"))
+        writer.stop()
+        #expect(recovered.count == 1, "\(recovered)")
+        let cut = try #require(recovered.first)
+        #expect(cut.info == WAVFile.Info(recordingID: "cut", startedAt: started, callID: "c-1@example.com", parties: ["+15550100", "alice smith"]))
+        // It gets the file it would have had from its start: a header, no audio, archived.
+        #expect(cut.outcome.location == .archive)
+        #expect(cut.outcome.audioSeconds == 0)
+        #expect(cut.outcome.channels == 2)
+        #expect(cut.lastWrite == started, "dated at the call's start, not at the recovery")
+        let archived = try WAVFile.layout(of: [UInt8](try Data(contentsOf: URL(fileURLWithPath: try #require(cut.outcome.path)))))
+        #expect(archived.info?.recordingID == "cut" && archived.channels == 2)
+        #expect(!FileManager.default.fileExists(atPath: logPath), "the recovery starts a new log")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").filter { !$0.hasPrefix(".") }.isEmpty)
+    }
+
+    @Test("the start log keeps the calls begun and not ended, whatever their ids hold, and skips lines that are not whole")
+    func startLogLines() {
+        let first = SpoolStartLog.Start(info: WAVFile.Info(recordingID: "a", startedAt: Date(timeIntervalSince1970: 1_700_000_000.5),
+                                                           callID: "x\ty,%z@example.com", parties: ["+1 555", "bob,jr"]), channels: 2)
+        let second = SpoolStartLog.Start(info: WAVFile.Info(recordingID: "b", startedAt: Date(timeIntervalSince1970: 1_700_000_001),
+                                                            callID: "plain@example.com"), channels: 1)
+        let third = SpoolStartLog.Start(info: WAVFile.Info(recordingID: "c", startedAt: Date(timeIntervalSince1970: 1_700_000_002),
+                                                           callID: "gone@example.com"), channels: 1)
+        let text = SpoolStartLog.beginLine(first) + SpoolStartLog.beginLine(third) + SpoolStartLog.beginLine(second)
+            + SpoolStartLog.endLine("c") + "B\t17\t2\tbroken\n" + "not a line at all\n" + SpoolStartLog.endLine("b").dropLast(2)
+        #expect(!text.contains("x\ty"), "tabs in fields are escaped")
+        #expect(SpoolStartLog.open(Substring(text)) == [first, second])
+        #expect(SpoolStartLog.open(Substring(SpoolStartLog.beginLine(first) + SpoolStartLog.beginLine(second) + SpoolStartLog.endLine("b"))) == [first])
+        #expect(SpoolStartLog.open("") == [])
     }
 
     @Test("an archive that refuses the file leaves it in the spool, and a retry moves it later")

@@ -425,18 +425,27 @@ struct RecordJSONTests {
 
 @Suite("Recording ids")
 struct RecordingIDGeneratorTests {
-    @Test("ids are version 4 UUIDs, distinct across batches")
+    @Test("ids are version 7 UUIDs, distinct across batches, in the order of their times")
     func format() {
         var generator = RecordingIDGenerator(batch: 7)
         var seen = Set<String>()
-        for _ in 0..<2000 {
-            let id = generator.next()
+        var previous = ""
+        // 2026-12-01T00:00:00Z in milliseconds; five ids per millisecond.
+        let base: UInt64 = 1_796_083_200_000
+        for index in 0..<2000 {
+            let milliseconds = base + UInt64(index / 5)
+            let id = generator.next(milliseconds: milliseconds)
             let parsed = UUID(uuidString: id)
             #expect(parsed != nil, "\(id)")
             #expect(id == id.lowercased())
             let characters = Array(id)
-            #expect(characters[14] == "4", "version nibble in \(id)")
+            #expect(characters[14] == "7", "version nibble in \(id)")
             #expect("89ab".contains(characters[19]), "variant in \(id)")
+            // The first 48 bits are the time, big-endian.
+            let hex = String(characters[0..<8]) + String(characters[9..<13])
+            #expect(UInt64(hex, radix: 16) == milliseconds, "time field of \(id)")
+            if index % 5 == 0 { #expect(id > previous, "\(id) sorts after \(previous)") }
+            previous = id
             seen.insert(id)
         }
         #expect(seen.count == 2000)
