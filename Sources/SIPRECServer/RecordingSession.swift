@@ -103,7 +103,7 @@ struct RecordingSession: Sendable {
                 id: id, leg: leg, mline: index, label: media.label, media: media.type.lowercased(),
                 codec: SDPAnswerer.chooseCodec(media).flatMap { SDPAnswerer.encodingName($0, in: media) }
                     ?? media.formats.first.flatMap { SDPAnswerer.encodingName($0, in: media) },
-                srtp: media.proto.uppercased().contains("SAVP"), srtpSuite: SDPAnswerer.chooseCrypto(media)?.suite.name, localPort: localPort,
+                srtp: SDPAnswerer.isSecure(media), srtpSuite: SDPAnswerer.chooseCrypto(media)?.suite.name, localPort: localPort,
                 remote: connection.map { "\($0):\(media.port)" }, state: paused ? "paused" : "active")
             if let existing = state.streams.firstIndex(where: { $0.leg == leg && $0.mline == index }) {
                 let before = state.streams[existing]

@@ -348,7 +348,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
 
         var call = Call(key: incoming.key, recordingID: "", callID: request.callID ?? "", leg: bridgeLeg?.side.rawValue, ports: [],
                         isSIPREC: isSIPREC, answerer: SDPAnswerer(address: answerAddress(incoming)))
-        let ipv6 = call.answerer.address.contains(":")
+        let ipv6 = call.answerer.address.utf8.contains(UInt8(ascii: ":"))
         let answerSDP: SessionDescription
         if let offer = body.sdp {
             guard offer.media.count <= configuration.maxStreamsPerCall else {
@@ -528,10 +528,10 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             for (index, media) in offer.media.enumerated() {
                 if index < call.ports.count {
                     if call.ports[index] == nil, SDPAnswerer.isRecordable(media, srtp: configuration.srtpPolicy) {
-                        call.ports[index] = self.media.openPort(ipv6: call.answerer.address.contains(":"))
+                        call.ports[index] = self.media.openPort(ipv6: call.answerer.address.utf8.contains(UInt8(ascii: ":")))
                     }
                 } else {
-                    call.ports.append(SDPAnswerer.isRecordable(media, srtp: configuration.srtpPolicy) ? self.media.openPort(ipv6: call.answerer.address.contains(":")) : nil)
+                    call.ports.append(SDPAnswerer.isRecordable(media, srtp: configuration.srtpPolicy) ? self.media.openPort(ipv6: call.answerer.address.utf8.contains(UInt8(ascii: ":"))) : nil)
                 }
             }
             call.sdpVersion += 1

@@ -35,10 +35,23 @@ public struct SDPAnswerer: Sendable {
         }
     }
 
+    /// Whether the m-line's protocol is secure RTP (`RTP/SAVP`, `RTP/SAVPF`, `UDP/TLS/RTP/SAVP`…),
+    /// in any letter case.
+    static func isSecure(_ media: SessionDescription.Media) -> Bool {
+        let letters = Array(media.proto.utf8)
+        let savp = Array("SAVP".utf8)
+        guard letters.count >= savp.count else { return false }
+        for start in 0...(letters.count - savp.count)
+        where (0..<savp.count).allSatisfy({ letters[start + $0] & 0xDF == savp[$0] }) {
+            return true
+        }
+        return false
+    }
+
     /// The SRC's key we decrypt with: the first `a=crypto` line we can use (RFC 4568 §7.1.1:
     /// the answerer picks one of the offered lines).
     public static func chooseCrypto(_ media: SessionDescription.Media) -> SRTPKey? {
-        guard media.proto.uppercased().contains("SAVP") else { return nil }
+        guard isSecure(media) else { return nil }
         for value in media.attributes("crypto") {
             if let key = try? SRTPKey(attribute: value) { return key }
         }
@@ -124,7 +137,7 @@ public struct SDPAnswerer: Sendable {
     }
 
     private func sessionLines(version: UInt64) -> [SessionDescription.Line] {
-        let family = address.contains(":") ? "IP6" : "IP4"
+        let family = address.utf8.contains(UInt8(ascii: ":")) ? "IP6" : "IP4"
         return [
             .init("v", "0"),
             .init("o", "siprecd \(sessionID) \(version) IN \(family) \(address)"),

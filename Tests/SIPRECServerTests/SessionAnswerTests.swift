@@ -53,6 +53,14 @@ struct SessionAnswerTests {
         #expect(try SessionDescription(parsing: answer.text) == answer)
     }
 
+    @Test("secure RTP is recognised by its protocol in any letter case", arguments: [
+        ("RTP/SAVP", true), ("rtp/savpf", true), ("UDP/TLS/RTP/SAVP", true), ("RTP/AVP", false), ("RTP/AVPF", false), ("SAV", false), ("", false),
+    ])
+    func secureProtocol(proto: String, secure: Bool) throws {
+        let offer = try SessionDescription(parsing: "v=0\r\no=- 1 1 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\nm=audio 4000 \(proto) 0\r\n")
+        #expect(SDPAnswerer.isSecure(offer.media[0]) == secure)
+    }
+
     @Test("media.srtp require: only SRTP m-lines are recorded")
     func requireSRTP() throws {
         let sdp = try SessionDescription(parsing: offer)
