@@ -140,7 +140,19 @@ extension CatalogEntry {
     /// Reads one line of the records journal. Throws for a line that is not a record (a line
     /// cut short by a crash); the ingest skips and counts it.
     public init(journalLine: some Collection<UInt8>, decoder: JSONDecoder = CatalogEntry.makeDecoder()) throws {
-        let data = Data(journalLine)
+        let bytes = Array(journalLine)
+        let line = String(decoding: bytes, as: UTF8.self)
+        // The hand-written reader takes the lines it fully understands; JSONDecoder decides the rest.
+        if let entry = bytes.withUnsafeBytes({ JournalLineReader.entry($0, line: line) }) {
+            self = entry
+            return
+        }
+        try self.init(decodingJournalLine: bytes, decoder: decoder)
+    }
+
+    /// The same with `JSONDecoder` alone: the reference the hand-written reader is tested against.
+    init(decodingJournalLine bytes: [UInt8], decoder: JSONDecoder) throws {
+        let data = Data(bytes)
         let record: JournalRecord
         do {
             record = try decoder.decode(JournalRecord.self, from: data)

@@ -60,15 +60,17 @@ public enum CatalogSQL {
 
     /// The values of the recordings row for `entry`, in `recordingColumns` order.
     public static func rowValues(_ entry: CatalogEntry) -> [Value] {
-        [
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return [
             .text(entry.id), .text(entry.interactionID), .integer(Int64(entry.segment)), .text(entry.source),
             .text(entry.state), .text(entry.tenant), .integer(CatalogDate.micros(entry.startedAt)),
             entry.endedAt.map { .integer(CatalogDate.micros($0)) } ?? .null,
             entry.durationSeconds.map { .real($0) } ?? .null,
             entry.srcAddress.map { .text($0) } ?? .null,
-            .text(json(entry.callIDs)), .text(json(entry.sessionIDs)),
+            .text(json(strings: entry.callIDs)), .text(json(strings: entry.sessionIDs)),
             entry.groupID.map { .text($0) } ?? .null,
-            .text(json(entry.vendorIDs)), .text(json(entry.participants)), .text(json(entry.files)),
+            .text(json(strings: entry.vendorIDs)), .text(json(entry.participants, encoder)), .text(json(entry.files, encoder)),
             .text(entry.recordJSON),
         ]
     }
@@ -110,10 +112,40 @@ public enum CatalogSQL {
         )
     }
 
-    static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    static func json<T: Encodable & Collection>(_ value: T, _ encoder: JSONEncoder) -> String {
+        if value.isEmpty { return "[]" }
         return (try? encoder.encode(value)).map { String(decoding: $0, as: UTF8.self) } ?? "[]"
+    }
+
+    /// A JSON array of strings, written directly (a `JSONEncoder` per column was a tenth of
+    /// the ingest's CPU).
+    static func json(strings: [String]) -> String {
+        if strings.isEmpty { return "[]" }
+        var bytes: [UInt8] = [UInt8(ascii: "[")]
+        for (index, string) in strings.enumerated() {
+            if index > 0 { bytes.append(UInt8(ascii: ",")) }
+            bytes.append(UInt8(ascii: "\""))
+            for byte in string.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"):
+                    bytes.append(UInt8(ascii: "\\"))
+                    bytes.append(byte)
+                case 0x0A: bytes.append(contentsOf: Array("\\n".utf8))
+                case 0x0D: bytes.append(contentsOf: Array("\\r".utf8))
+                case 0x09: bytes.append(contentsOf: Array("\\t".utf8))
+                case 0..<0x20:
+                    let hex = Array("0123456789abcdef".utf8)
+                    bytes.append(contentsOf: Array("\\u00".utf8))
+                    bytes.append(hex[Int(byte >> 4)])
+                    bytes.append(hex[Int(byte & 0x0F)])
+                default:
+                    bytes.append(byte)
+                }
+            }
+            bytes.append(UInt8(ascii: "\""))
+        }
+        bytes.append(UInt8(ascii: "]"))
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Finished, not held, started before the cutoff; by tenant or all but some tenants.
