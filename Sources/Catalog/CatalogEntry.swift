@@ -141,9 +141,10 @@ extension CatalogEntry {
     /// cut short by a crash); the ingest skips and counts it.
     public init(journalLine: some Collection<UInt8>, decoder: JSONDecoder = CatalogEntry.makeDecoder()) throws {
         let bytes = Array(journalLine)
-        let line = String(decoding: bytes, as: UTF8.self)
-        // The hand-written reader takes the lines it fully understands; JSONDecoder decides the rest.
-        if let entry = bytes.withUnsafeBytes({ JournalLineReader.entry($0, line: line) }) {
+        // The hand-written reader takes the valid UTF-8 lines it fully understands; JSONDecoder
+        // decides the rest.
+        if let line = String(validating: bytes, as: UTF8.self),
+           let entry = bytes.withUnsafeBytes({ JournalLineReader.entry($0, line: line) }) {
             self = entry
             return
         }

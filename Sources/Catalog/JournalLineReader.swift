@@ -216,17 +216,31 @@ enum JournalLineReader {
             }
         }
 
-        private mutating func value() -> Value? {
+        /// The fields the catalog reads, at any level (the names under `extra` are kept whole).
+        /// Other values are checked and skipped, never built: most of a record (streams,
+        /// metadata versions, changes) is not the catalog's.
+        static let wanted: Set<String> = [
+            "recordingID", "interactionID", "segment", "source", "state", "tenant", "startedAt", "endedAt", "durationSeconds",
+            "dialogs", "sessionIDs", "groupID", "vendorIDs", "builtInBridge", "participants", "file", "files", "origin",
+            "callID", "ucid", "ucidRaw", "ciscoGuid", "extTrackingID", "sessionID", "extra", "refci", "farEndRefci", "farEndGUID",
+            "aor", "name", "role", "channel", "format", "sampleRate", "channels", "channelRoles", "location", "path", "bytes",
+            "sha256", "audioSeconds",
+        ]
+
+        /// `build` false: the value is checked and skipped (`.null` stands for it).
+        private mutating func value(build: Bool = true, keepAll: Bool = false) -> Value? {
             skipSpace()
             guard index < bytes.count else { return nil }
             switch bytes[index] {
-            case UInt8(ascii: "{"): return object()
-            case UInt8(ascii: "["): return array()
-            case UInt8(ascii: "\""): return string().map(Value.string)
+            case UInt8(ascii: "{"): return object(build: build, keepAll: keepAll)
+            case UInt8(ascii: "["): return array(build: build)
+            case UInt8(ascii: "\""):
+                if build { return string().map(Value.string) }
+                return skipString() ? .null : nil
             case UInt8(ascii: "t"): return literal("true", .bool(true))
             case UInt8(ascii: "f"): return literal("false", .bool(false))
             case UInt8(ascii: "n"): return literal("null", .null)
-            default: return number()
+            default: return number(build: build)
             }
         }
 
@@ -238,7 +252,7 @@ enum JournalLineReader {
             return value
         }
 
-        private mutating func object() -> Value? {
+        private mutating func object(build: Bool, keepAll: Bool) -> Value? {
             depth += 1
             defer { depth -= 1 }
             guard depth < 64 else { return nil }
@@ -255,17 +269,18 @@ enum JournalLineReader {
                 skipSpace()
                 guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else { return nil }
                 index += 1
-                guard let value = value() else { return nil }
-                fields[key] = value
+                let keep = build && (keepAll || Self.wanted.contains(key))
+                guard let value = value(build: keep, keepAll: key == "extra") else { return nil }
+                if keep { fields[key] = value }
                 skipSpace()
                 guard index < bytes.count else { return nil }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(fields) }
+                if bytes[index] == UInt8(ascii: "}") { index += 1; return build ? .object(fields) : .null }
                 return nil
             }
         }
 
-        private mutating func array() -> Value? {
+        private mutating func array(build: Bool) -> Value? {
             depth += 1
             defer { depth -= 1 }
             guard depth < 64 else { return nil }
@@ -274,15 +289,15 @@ enum JournalLineReader {
             skipSpace()
             if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
                 index += 1
-                return .array(items)
+                return build ? .array(items) : .null
             }
             while true {
-                guard let value = value() else { return nil }
-                items.append(value)
+                guard let value = value(build: build) else { return nil }
+                if build { items.append(value) }
                 skipSpace()
                 guard index < bytes.count else { return nil }
                 if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-                if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+                if bytes[index] == UInt8(ascii: "]") { index += 1; return build ? .array(items) : .null }
                 return nil
             }
         }
@@ -345,6 +360,43 @@ enum JournalLineReader {
             return nil
         }
 
+        /// At the opening quote: past the string if it is valid JSON (the line's UTF-8 was
+        /// checked as a whole), without making it.
+        private mutating func skipString() -> Bool {
+            index += 1
+            while index < bytes.count {
+                let byte = bytes[index]
+                index += 1
+                switch byte {
+                case UInt8(ascii: "\""):
+                    return true
+                case UInt8(ascii: "\\"):
+                    guard index < bytes.count else { return false }
+                    let escape = bytes[index]
+                    index += 1
+                    switch escape {
+                    case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
+                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        continue
+                    case UInt8(ascii: "u"):
+                        guard let code = hex4() else { return false }
+                        if (0xD800..<0xDC00).contains(code) {
+                            guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"), bytes[index + 1] == UInt8(ascii: "u") else { return false }
+                            index += 2
+                            guard let low = hex4(), (0xDC00..<0xE000).contains(low) else { return false }
+                        } else if (0xDC00..<0xE000).contains(code) {
+                            return false
+                        }
+                    default:
+                        return false
+                    }
+                default:
+                    if byte < 0x20 { return false }
+                }
+            }
+            return false
+        }
+
         private mutating func hex4() -> UInt32? {
             guard index + 4 <= bytes.count else { return nil }
             var code: UInt32 = 0
@@ -364,7 +416,7 @@ enum JournalLineReader {
         }
 
         /// RFC 8259 §6 number grammar, read as a Double.
-        private mutating func number() -> Value? {
+        private mutating func number(build: Bool) -> Value? {
             let start = index
             if index < bytes.count, bytes[index] == UInt8(ascii: "-") { index += 1 }
             guard index < bytes.count else { return nil }
@@ -382,6 +434,7 @@ enum JournalLineReader {
                 if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
                 guard digits() > 0 else { return nil }
             }
+            guard build else { return .null }
             let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
             return Double(text).map(Value.number)
         }

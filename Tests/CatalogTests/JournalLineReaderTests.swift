@@ -32,6 +32,17 @@ struct JournalLineReaderTests {
         "[]",
     ]
 
+    /// Invalid JSON in parts of a record the reader skips without building them: the reader
+    /// refuses, and the line gets whatever JSONDecoder makes of it (it reads only what it decodes).
+    static let invalidWhereSkipped: [String] = [
+        #"{"recordingID":"x","startedAt":"2026-12-01T00:00:00Z","streams":[tru]}"#,
+        #"{"recordingID":"x","startedAt":"2026-12-01T00:00:00Z","streams":["\x"]}"#,
+        #"{"recordingID":"x","startedAt":"2026-12-01T00:00:00Z","streams":[1,]}"#,
+        #"{"recordingID":"x","startedAt":"2026-12-01T00:00:00Z","changes":{"a" 1}}"#,
+        #"{"recordingID":"x","startedAt":"2026-12-01T00:00:00Z","problems":["\udc00"]}"#,
+        "{\"recordingID\":\"x\",\"startedAt\":\"2026-12-01T00:00:00Z\",\"problems\":[\"\u{01}\"]}",
+    ]
+
     @Test("the reader gives what JSONDecoder gives for every line it takes", arguments: accepted)
     func agreesWithDecoder(line: String) throws {
         let bytes = Array(line.utf8)
@@ -56,6 +67,14 @@ struct JournalLineReaderTests {
             let text = CatalogSQL.json(strings: value)
             #expect(try JSONDecoder().decode([String].self, from: Data(text.utf8)) == value, "\(text)")
         }
+    }
+
+    @Test("invalid JSON where the reader skips: the reader refuses, JSONDecoder decides", arguments: invalidWhereSkipped)
+    func skippedPartsChecked(line: String) throws {
+        let bytes = Array(line.utf8)
+        #expect(bytes.withUnsafeBytes { JournalLineReader.entry($0, line: line) } == nil)
+        let reference = try? CatalogEntry(decodingJournalLine: bytes, decoder: CatalogEntry.makeDecoder())
+        #expect((try? CatalogEntry(journalLine: bytes)) == reference)
     }
 
     @Test("nesting deeper than 64 levels is refused without recursion trouble")
