@@ -114,6 +114,8 @@ public final class MediaEngine: @unchecked Sendable {
     private let events: @Sendable (Event) -> Void
     private let lock = NSLock()
     private var commands: [Command] = []
+    /// An eventfd signal is on its way for the queued commands (under `lock`).
+    private var wakeSent = false
     private var stopping = false
     private let epoll: Int32
     private let wake: Int32
@@ -213,7 +215,7 @@ public final class MediaEngine: @unchecked Sendable {
     public func restartMediaTimeout(recordingID: String) { send(.restartTimeout(id: recordingID)) }
 
     /// Pauses (silence is written from the audio arriving now) or resumes a recording.
-    public func setPaused(recordingID: String, _ paused: Bool) { send(.pause(id: recordingID, paused: paused)) }
+    public func setPaused(recordingID: String, _ paused: Bool) { send(.pause(id: recordingID, paused: paused), urgent: true) }
 
     /// Drains the recording's last audio to the sink, then replies (on the media thread) with
     /// every stream's final statistics and the frames of audio written.
@@ -230,18 +232,21 @@ public final class MediaEngine: @unchecked Sendable {
             lock.unlock()
             return reply([:])
         }
-        commands.append(.statistics(reply: reply))
-        let first = commands.count == 1
         lock.unlock()
-        if first { mio_eventfd_signal(wake) }
+        send(.statistics(reply: reply), urgent: true)
     }
 
-    private func send(_ command: Command) {
+    /// Queues a command. Only an urgent one wakes the thread (once until it reads the queue):
+    /// the others wait for its next wake, at the latest its 20 ms tick, so thousands of calls
+    /// a second do not cost a wake-up (an eventfd write and a context switch) each. Under media
+    /// the thread is awake for packets anyway, and commands run before packets are read.
+    private func send(_ command: Command, urgent: Bool = false) {
         lock.lock()
         commands.append(command)
-        let first = commands.count == 1
+        let signal = urgent && !wakeSent
+        if signal { wakeSent = true }
         lock.unlock()
-        if first { mio_eventfd_signal(wake) }
+        if signal { mio_eventfd_signal(wake) }
     }
 
     // MARK: - The media thread
@@ -367,6 +372,7 @@ public final class MediaEngine: @unchecked Sendable {
         lock.lock()
         let work = commands
         commands.removeAll(keepingCapacity: true)
+        wakeSent = false
         let stop = stopping
         lock.unlock()
         for command in work {

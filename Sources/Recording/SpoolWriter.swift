@@ -145,6 +145,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         return retryCount
     }
     private var retryCount = 0
+    /// The writer waits without a deadline of its own (no calls in progress): an operation must
+    /// signal it. Under `condition`.
+    private var writerIdle = true
 
     public func start() {
         let thread = Thread { [self] in run() }
@@ -181,14 +184,18 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
 
     private func enqueue(_ operation: Operation) {
         condition.lock()
-        // The writer takes the whole queue each time it wakes: only the first operation after
-        // it emptied the queue needs to wake it (thousands of calls a second cost a wake each
-        // otherwise).
-        let wake = queue.isEmpty
+        // The writer takes the whole queue each time it wakes. While it has calls in progress it
+        // wakes every few milliseconds on its own (`busyInterval`), so only an idle writer
+        // needs a signal: thousands of calls a second would otherwise cost a futex wake and a
+        // context switch each.
+        let wake = writerIdle && queue.isEmpty
         queue.append(operation)
         if wake { condition.signal() }
         condition.unlock()
     }
+
+    /// How long work waits for a writer that has calls in progress.
+    static let busyInterval = 0.005
 
     // MARK: - The writer thread
 
@@ -200,8 +207,10 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             if queue.isEmpty && !stopping {
                 let now = mio_monotonic_ns()
                 let nextRetry = retries.map(\.due).min().map { $0 > now ? Double($0 - now) / 1e9 : 0 }
-                let wait = min(1.0, nextRetry ?? 1.0)
+                writerIdle = entries.isEmpty
+                let wait = min(writerIdle ? 1.0 : Self.busyInterval, nextRetry ?? 1.0)
                 if wait > 0 { _ = condition.wait(until: Date(timeIntervalSinceNow: wait)) }
+                writerIdle = false
             }
             let work = queue
             queue.removeAll(keepingCapacity: true)
