@@ -201,11 +201,11 @@ public final class MediaEngine: @unchecked Sendable {
     /// Puts a bound socket's packets into a recording's channel; `rtcp`: its RTCP port's
     /// socket; `srtp`: the SRC's SDES key.
     public func attach(fd: Int32, rtcp: RTCPSocket? = nil, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
-        send(.attach(fd: fd, rtcp: rtcp, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp))
+        send(.attach(fd: fd, rtcp: rtcp, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp), urgent: true)
     }
 
     /// New payload types or a new key for a stream (a re-INVITE changed the codec or rekeyed).
-    public func update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey? = nil) { send(.update(fd: fd, payloads: payloads, srtp: srtp)) }
+    public func update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey? = nil) { send(.update(fd: fd, payloads: payloads, srtp: srtp), urgent: true) }
 
     /// Stops reading a socket and closes it.
     public func detach(fd: Int32) { send(.detach(fd: fd)) }
@@ -238,8 +238,10 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// Queues a command. Only an urgent one wakes the thread (once until it reads the queue):
     /// the others wait for its next wake, at the latest its 20 ms tick, so thousands of calls
-    /// a second do not cost a wake-up (an eventfd write and a context switch) each. Under media
-    /// the thread is awake for packets anyway, and commands run before packets are read.
+    /// a second do not cost a wake-up (an eventfd write and a context switch) each. Urgent:
+    /// what packets depend on (a socket attached late would date its first packet late on the
+    /// recording's timeline; a new key must apply before the packets it protects), pause, and
+    /// what someone waits for. Commands run before packets are read, in the order queued.
     private func send(_ command: Command, urgent: Bool = false) {
         lock.lock()
         commands.append(command)
