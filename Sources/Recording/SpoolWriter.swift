@@ -106,6 +106,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
     private var startLogBytes = 0
     private var pendingLog: [String?] = []
     private var pendingBegins: [String: Int] = [:]
+    /// A write to the log failed: lines are missing from it, so the next flush writes it anew
+    /// from the calls in progress.
+    private var startLogBroken = false
     /// The start log is rewritten with only the calls in progress when it grows past this
     /// (or past a few lines per call in progress, when there are many).
     static let startLogRewriteBytes = 4 << 20
@@ -271,6 +274,7 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             pendingLog.removeAll(keepingCapacity: true)
             pendingBegins.removeAll(keepingCapacity: true)
         }
+        if startLogBroken { return rewriteStartLog() }
         var bytes: [UInt8] = []
         for case let line? in pendingLog { bytes.append(contentsOf: line.utf8) }
         guard !bytes.isEmpty else { return }
@@ -302,13 +306,17 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
             _ = unlink(temporary)
             return failStartLog("spool start log could not be rewritten: \(String(cString: strerror(errno)))")
         }
-        close(startLog)
+        if startLog >= 0 { close(startLog) }
         startLog = open(startLogPath, O_WRONLY | O_APPEND | O_CLOEXEC)
         startLogBytes = bytes.count
+        startLogBroken = false
     }
 
+    /// New calls get 503 (the spool is unhealthy) until the spool can be written; the log is
+    /// written anew, whole, at the next flush.
     private func failStartLog(_ problem: String) {
-        logger.error("spool start log failed: new calls get 503 until the spool can be written", metadata: ["error": "\(problem)"])
+        if !startLogBroken { logger.error("spool start log failed: new calls get 503 until the spool can be written", metadata: ["error": "\(problem)"]) }
+        startLogBroken = true
         condition.lock(); writeFailing = true; condition.unlock()
     }
 
@@ -555,7 +563,9 @@ public final class SpoolWriter: AudioSink, @unchecked Sendable {
         condition.lock()
         let failing = writeFailing
         condition.unlock()
-        if failing, Self.probe(settings.spoolDirectory) {
+        // A broken start log is written anew by each flush; until one works the spool stays
+        // unhealthy, whatever the probe says.
+        if failing, !startLogBroken, Self.probe(settings.spoolDirectory) {
             // A failed write made new calls go elsewhere; a write works again, so they may come.
             condition.lock(); writeFailing = false; condition.unlock()
             logger.notice("spool writes work again", metadata: ["folder": "\(settings.spoolDirectory)"])

@@ -189,6 +189,36 @@ struct RecordingFileTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/spool").filter { !$0.hasPrefix(".") }.isEmpty)
     }
 
+    @Test("a start log that cannot be written makes the spool unhealthy, and is written anew, whole, once it can be")
+    func startLogRepaired() async throws {
+        let root = try Self.temporaryFolder()
+        let writer = try SpoolWriter(settings: .init(spoolDirectory: root + "/spool", archiveDirectory: root + "/archive"), logger: Logger(label: "test"))
+        writer.start()
+        defer { writer.stop() }
+        let logPath = root + "/spool/" + SpoolStartLog.fileName
+        // A folder where the log should be: it cannot be opened for writing.
+        try FileManager.default.createDirectory(atPath: logPath, withIntermediateDirectories: true)
+        writer.begin(recordingID: "first", startedAt: Date(), callID: "c-1@example.com", channels: 1)
+        let clock = ContinuousClock()
+        var deadline = clock.now.advanced(by: .seconds(5))
+        while writer.healthy, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(!writer.healthy, "a call the recovery could not learn of makes new calls go elsewhere")
+        try FileManager.default.removeItem(atPath: logPath)
+        writer.begin(recordingID: "second", startedAt: Date(), callID: "c-2@example.com", channels: 1)
+        deadline = clock.now.advanced(by: .seconds(5))
+        var open: [String] = []
+        while clock.now < deadline {
+            let text = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
+            open = SpoolStartLog.open(Substring(text)).map(\.info.recordingID)
+            if open.count == 2 { break }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(Set(open) == ["first", "second"], "the call begun while the log was broken is in it again")
+        deadline = clock.now.advanced(by: .seconds(5))
+        while !writer.healthy, clock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+        #expect(writer.healthy, "healthy again once the log is whole")
+    }
+
     @Test("the start log keeps the calls begun and not ended, whatever their ids hold, and skips lines that are not whole")
     func startLogLines() {
         let first = SpoolStartLog.Start(info: WAVFile.Info(recordingID: "a", startedAt: Date(timeIntervalSince1970: 1_700_000_000.5),
