@@ -227,21 +227,49 @@ struct Sipp {
         defer { try? FileManager.default.removeItem(at: work) }
         let scenarioPath = ServerProcess.repositoryRoot.appendingPathComponent("sip-fixtures/sipp/\(scenario)").path
         let errorFile = work.appendingPathComponent("errors.log").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
-        process.currentDirectoryURL = work
-        process.arguments = ["90", "sipp", "127.0.0.1:\(port)", "-sf", scenarioPath, "-i", "127.0.0.1", "-p", "\(try freeUDPPort())",
-                             "-t", transport, "-m", "\(calls)", "-r", "\(rate)", "-l", "\(max(calls, 1))",
-                             "-timeout", "60s", "-timeout_error", "-trace_err", "-error_file", errorFile,
-                             "-buff_size", "4194304", "-nostdin"] + extra
-        let output = Pipe()
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let errors = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
-        return Result(status: process.terminationStatus, errors: errors, output: String(decoding: data.suffix(4000), as: UTF8.self))
+        // sipp's own port is free when chosen, but another process may take it before sipp
+        // binds it (seen once in CI over TCP): sipp then stops at once, having sent nothing,
+        // and runs again on another port.
+        var attempt = 0
+        while true {
+            attempt += 1
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+            process.currentDirectoryURL = work
+            process.arguments = ["90", "sipp", "127.0.0.1:\(port)", "-sf", scenarioPath, "-i", "127.0.0.1", "-p", "\(try freeUDPAndTCPPort())",
+                                 "-t", transport, "-m", "\(calls)", "-r", "\(rate)", "-l", "\(max(calls, 1))",
+                                 "-timeout", "60s", "-timeout_error", "-trace_err", "-error_file", errorFile,
+                                 "-buff_size", "4194304", "-nostdin"] + extra
+            let output = Pipe()
+            process.standardOutput = output
+            process.standardError = output
+            try process.run()
+            let data = output.fileHandleForReading.readDataToEndOfFile()
+            process.waitUntilExit()
+            let text = String(decoding: data.suffix(4000), as: UTF8.self)
+            if process.terminationStatus != 0, attempt < 3, text.contains("Unable to bind main socket") { continue }
+            let errors = (try? String(contentsOfFile: errorFile, encoding: .utf8)) ?? ""
+            return Result(status: process.terminationStatus, errors: errors, output: text)
+        }
+    }
+
+    /// A port free for both UDP and TCP now: sipp binds its `-p` port for the transport it
+    /// runs (a UDP port the kernel chose may be a TCP connection's local port).
+    static func freeUDPAndTCPPort() throws -> Int {
+        for _ in 0..<100 {
+            let port = try freeUDPPort()
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            defer { close(fd) }
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            if bound == 0 { return port }
+        }
+        return try freeUDPPort()
     }
 
     /// A port no one listens on now (sipp needs its own; the kernel's choice avoids clashes).
