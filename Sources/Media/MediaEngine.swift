@@ -232,8 +232,13 @@ public final class MediaEngine: @unchecked Sendable {
             lock.unlock()
             return reply([:])
         }
+        // Queued under the same lock as the check: a stop cannot come between them and leave
+        // the reply unsent.
+        commands.append(.statistics(reply: reply))
+        let signal = !wakeSent
+        wakeSent = true
         lock.unlock()
-        send(.statistics(reply: reply), urgent: true)
+        if signal { mio_eventfd_signal(wake) }
     }
 
     /// Queues a command. Only an urgent one wakes the thread (once until it reads the queue):
