@@ -136,7 +136,15 @@ public final class ReplicationOutbox: JournalSink, @unchecked Sendable {
             guard let item = item(for: entry) else { continue }
             let data = try encoder.encode(item)
             for peer in settings.peers {
-                try data.write(to: Self.outbox(folder, peer).appendingPathComponent(Self.safe(entry.id) + ".json"))
+                // Written beside and renamed into place: the sender lists `.json` files while
+                // this runs, and one read half-written would be taken for a broken item and
+                // removed (seen in CI: a recording never reached its peer).
+                let url = Self.outbox(folder, peer).appendingPathComponent(Self.safe(entry.id) + ".json")
+                let part = url.appendingPathExtension("part")
+                try data.write(to: part)
+                guard rename(part.path, url.path) == 0 else {
+                    throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                }
                 queued += 1
             }
         }
