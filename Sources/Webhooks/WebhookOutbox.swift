@@ -67,7 +67,14 @@ public final class WebhookOutbox: JournalSink, @unchecked Sendable {
                 for (index, endpoint) in settings.endpoints.enumerated() where endpoint.events.contains(kind) {
                     let name = "\(index)-\(Self.safe(entry.id)).\(kind.rawValue).json"
                     let body = try Self.payload(kind, entry)
-                    try body.write(to: outbox.appendingPathComponent(name))
+                    // Written beside and renamed into place: the deliverer lists `.json` files
+                    // while this runs and must never post a half-written body.
+                    let url = outbox.appendingPathComponent(name)
+                    let part = url.appendingPathExtension("part")
+                    try body.write(to: part)
+                    guard rename(part.path, url.path) == 0 else {
+                        throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+                    }
                     written += 1
                 }
             }
