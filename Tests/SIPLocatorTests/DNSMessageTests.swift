@@ -1,4 +1,5 @@
 import Testing
+import SIPTestSupport
 @testable import SIPLocator
 
 /// An SRV answer for _sip._udp.example.com whose owner names and targets are compressed

@@ -1,4 +1,5 @@
 import Testing
+import SIPTestSupport
 @testable import SIPLocator
 
 private func naptr(_ order: UInt16, _ service: String, _ replacement: String, preference: UInt16 = 50, flags: String = "s") -> DNSRecord.Data {

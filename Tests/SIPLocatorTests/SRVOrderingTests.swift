@@ -1,4 +1,5 @@
 import Testing
+import SIPTestSupport
 @testable import SIPLocator
 
 private func srv(_ target: String, priority: UInt16, weight: UInt16) -> SRVRecord {

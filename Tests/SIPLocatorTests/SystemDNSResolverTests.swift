@@ -1,6 +1,6 @@
 import Foundation
-import SIPTestSupport
 import Testing
+import SIPTestSupport
 @testable import SIPLocator
 
 private func resolver(_ server: TestDNSServer, timeout: Int = 2) -> SystemDNSResolver {

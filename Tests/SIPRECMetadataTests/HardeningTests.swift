@@ -148,7 +148,7 @@ struct HardeningTests {
 
     @Test("mutated fixture documents either parse or fail with a parse error (never crash)")
     func mutations() throws {
-        var generator = SplitMix64(seed: 7865)
+        var generator = SeededGenerator(seed: 7865)
         var parsed = 0
         var refused = 0
         for vendor in VendorFixtureTests.metadataVendors {
@@ -172,19 +172,6 @@ struct HardeningTests {
         }
         #expect(parsed > 0)
         #expect(refused > 0)
-    }
-}
-
-/// Deterministic pseudo-random numbers for the mutation test.
-struct SplitMix64 {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -1,21 +1,10 @@
 import NIOCore
+import SIPTestSupport
 import Testing
 @testable import SIPStack
 
 @Suite("SIP timer queue")
 struct SIPTimerQueueTests {
-    /// A generator with a fixed seed, so a failure can be run again.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static func id(_ number: Int) -> SIPTimerID { .client("tx-\(number)", .timerF) }
 
     /// Fires what the queue and a plain model (every armed timer with its deadline) both say is
@@ -26,7 +15,7 @@ struct SIPTimerQueueTests {
         ("SIP lengths", [500, 1_000, 2_000, 4_000, 5_000, 32_000, 200, 1_800_000]), ("any lengths", []),
     ])
     func matchesModel(name: String, lengths: [Int64]) {
-        var random = SplitMix(state: lengths.isEmpty ? 7 : 11)
+        var random = SeededGenerator(seed: lengths.isEmpty ? 7 : 11)
         var queue = SIPTimerQueue()
         var model: [Int: Int64] = [:]  // id -> deadline (ms)
         var now: Int64 = 1_000_000
