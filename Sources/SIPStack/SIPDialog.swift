@@ -46,6 +46,8 @@ public struct SIPDialog: Sendable {
     var pendingInviteCSeq: UInt32
     /// Server INVITE transactions on this dialog that have no final response yet.
     var pendingInvites: Set<ServerTransactionKey> = []
+    /// The armings of the dialog's timers (2xx retransmission, ACK timeout, session expiry).
+    var timers = SIPTimerArmings()
 
     init(id: SIPDialogID, invite: SIPRequest, local: SIPAddress, peer: SIPPeer, t1: Duration) {
         self.id = id

@@ -114,7 +114,71 @@ public enum SIPEndpointEvent: Sendable {
 
 public enum SIPEndpointAction: Sendable {
     case send(SIPMessage, to: SIPPeer)
-    case schedule(SIPTimerID, after: Duration)
-    case cancel(SIPTimerID)
+    /// Arms a timer; `generation` goes back to `SIPEndpoint.timerFired` when it expires. There
+    /// is no cancel: the endpoint ignores an expiry whose generation is no longer the one its
+    /// transaction or dialog holds (see `SIPTimerArmings`).
+    case schedule(SIPTimerID, after: Duration, generation: UInt64)
     case event(SIPEndpointEvent)
+}
+
+/// The current arming of each timer of one owner (a transaction or a dialog): the generation
+/// of the `schedule` action that armed it, 0 when it is not armed. Cancelling or re-arming
+/// changes only this value, so the timer queue needs no index by timer id (hashing and moving
+/// string keys on every arm, cancel and expiry was a tenth of the SIP loop's CPU), and an
+/// expiry that finds another generation here is stale and ignored.
+struct SIPTimerArmings: Sendable, Hashable {
+    private var first: UInt64 = 0
+    private var second: UInt64 = 0
+    private var third: UInt64 = 0
+    private var fourth: UInt64 = 0
+    private var fifth: UInt64 = 0
+
+    /// Slots: transaction timers share five (no transaction has more), dialog timers three.
+    static func slot(_ timer: SIPTransactionTimer) -> Int {
+        switch timer {
+        case .trying: 0
+        case .timerE, .timerG, .timerJ: 1
+        case .timerF, .timerH: 2
+        case .timerI, .timerK: 3
+        case .timerL: 4
+        }
+    }
+
+    static let retransmit2xx = 0
+    static let ackTimeout = 1
+    static let sessionExpiry = 2
+
+    subscript(slot: Int) -> UInt64 {
+        get {
+            switch slot {
+            case 0: first
+            case 1: second
+            case 2: third
+            case 3: fourth
+            default: fifth
+            }
+        }
+        set {
+            switch slot {
+            case 0: first = newValue
+            case 1: second = newValue
+            case 2: third = newValue
+            case 3: fourth = newValue
+            default: fifth = newValue
+            }
+        }
+    }
+
+    func isArmed(_ slot: Int) -> Bool { self[slot] != 0 }
+
+    /// Whether an expiry of `generation` (nil: whichever arming is current) is the current
+    /// arming of `slot`; if so the slot is disarmed, since a timer fires once.
+    mutating func fire(_ slot: Int, generation: UInt64?) -> Bool {
+        let current = self[slot]
+        guard current != 0, generation == nil || generation == current else { return false }
+        self[slot] = 0
+        return true
+    }
+
+    mutating func disarmAll() { self = SIPTimerArmings() }
 }

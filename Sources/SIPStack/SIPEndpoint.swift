@@ -14,6 +14,7 @@ public struct SIPEndpoint: Sendable {
         var responsePeer: SIPPeer
         var localTag: String
         var dialogID: SIPDialogID?
+        var timers = SIPTimerArmings()
 
         init(transaction: ServerInviteTransaction, request: SIPRequest, responsePeer: SIPPeer, localTag: String) {
             self.transaction = transaction
@@ -33,6 +34,7 @@ public struct SIPEndpoint: Sendable {
         var responsePeer: SIPPeer
         var localTag: String
         var dialogID: SIPDialogID?
+        var timers = SIPTimerArmings()
 
         init(transaction: ServerNonInviteTransaction, request: SIPRequest, responsePeer: SIPPeer, localTag: String) {
             self.transaction = transaction
@@ -48,6 +50,7 @@ public struct SIPEndpoint: Sendable {
         var transaction: ClientNonInviteTransaction
         var dialogID: SIPDialogID?
         var peer: SIPPeer
+        var timers = SIPTimerArmings()
     }
 
     /// Changed only by a configuration reload (`SIPServerCore.reconfigure`): trusted
@@ -61,6 +64,8 @@ public struct SIPEndpoint: Sendable {
     private var dialogsByCallID: [String: [SIPDialogID]] = [:]
 
     private var tagState: UInt64
+    /// The generation of the last timer armed (0 means "not armed" in `SIPTimerArmings`).
+    private var lastTimerGeneration: UInt64 = 0
 
     public init(configuration: SIPEndpointConfiguration = SIPEndpointConfiguration()) {
         self.configuration = configuration
@@ -247,7 +252,7 @@ public struct SIPEndpoint: Sendable {
             let response = makeResponse(487, for: invite.request, localTag: invite.localTag)
             actions += commit(invite.transaction.send(response), key: inviteKey, entry: invite)
         }
-        actions += endDialog(&dialog)
+        endDialog(&dialog)
         removeDialog(dialogID)
         var entry = entry
         actions += commit(entry.transaction.send(makeResponse(200, for: entry.request, localTag: entry.localTag)), key: key, entry: entry)
@@ -271,8 +276,10 @@ public struct SIPEndpoint: Sendable {
         dialog.pending2xx = nil
         dialog.state = .confirmed
         dialog.awaitingAnswerInACK = false
+        dialog.timers[SIPTimerArmings.retransmit2xx] = 0
+        dialog.timers[SIPTimerArmings.ackTimeout] = 0
         dialogs[dialogID] = dialog
-        return [.cancel(.retransmit2xx(dialogID)), .cancel(.ackTimeout(dialogID)), .event(.ack(dialogID, request))]
+        return [.event(.ack(dialogID, request))]
     }
 
     private mutating func receiveCANCEL(_ request: SIPRequest, via: SIPVia, responsePeer: SIPPeer) -> [SIPEndpointAction] {
@@ -336,14 +343,18 @@ public struct SIPEndpoint: Sendable {
             dialog.pendingInviteCSeq = entry.request.cseq?.number ?? 0
             dialog.retransmitInterval = configuration.timers.t1
             dialog.awaitingAnswerInACK = !entry.requestHadBody && body != nil
-            dialogs[dialogID] = dialog
-            var actions = commit(entry.transaction.send(response), key: key, entry: entry)
+            var timerActions: [SIPEndpointAction] = []
             if !entry.responsePeer.transport.isReliable {
-                actions.append(.schedule(.retransmit2xx(dialogID), after: configuration.timers.t1))
+                timerActions.append(arm(.retransmit2xx(dialogID), slot: SIPTimerArmings.retransmit2xx, in: &dialog.timers,
+                                        after: configuration.timers.t1))
             }
-            actions.append(.schedule(.ackTimeout(dialogID), after: configuration.timers.transactionTimeout))
-            if let sessionTimer { actions.append(.schedule(.sessionExpiry(dialogID), after: sessionTimer)) }
-            return actions
+            timerActions.append(arm(.ackTimeout(dialogID), slot: SIPTimerArmings.ackTimeout, in: &dialog.timers,
+                                    after: configuration.timers.transactionTimeout))
+            if let sessionTimer {
+                timerActions.append(arm(.sessionExpiry(dialogID), slot: SIPTimerArmings.sessionExpiry, in: &dialog.timers, after: sessionTimer))
+            }
+            dialogs[dialogID] = dialog
+            return commit(entry.transaction.send(response), key: key, entry: entry) + timerActions
         }
         if var entry = nonInvites[key] {
             var response = makeResponse(status, reasonPhrase: reasonPhrase, for: entry.request, localTag: entry.localTag)
@@ -356,7 +367,10 @@ public struct SIPEndpoint: Sendable {
                 refresh = acceptSessionTimer(entry.request, into: &response)
             }
             var actions = commit(entry.transaction.send(response), key: key, entry: entry)
-            if let refresh, let dialogID = entry.dialogID { actions.append(.schedule(.sessionExpiry(dialogID), after: refresh)) }
+            if let refresh, let dialogID = entry.dialogID, var dialog = dialogs[dialogID] {
+                actions.append(arm(.sessionExpiry(dialogID), slot: SIPTimerArmings.sessionExpiry, in: &dialog.timers, after: refresh))
+                dialogs[dialogID] = dialog
+            }
             return actions
         }
         return []
@@ -381,7 +395,7 @@ public struct SIPEndpoint: Sendable {
 
     private mutating func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField], reason: SIPDialogEndReason) -> [SIPEndpointAction] {
         guard let prepared = prepareBYE(dialogID, extraHeaders: extraHeaders, reason: reason) else { return [] }
-        return prepared.actions + startClient(prepared.request, dialogID: dialogID, peer: prepared.peer).actions + [prepared.ended]
+        return startClient(prepared.request, dialogID: dialogID, peer: prepared.peer).actions + [prepared.ended]
     }
 
     /// A BYE built and its dialog ended, not sent yet: the caller sends it with `startClient`,
@@ -390,8 +404,6 @@ public struct SIPEndpoint: Sendable {
         public var request: SIPRequest
         /// The flow the dialog came on.
         public var peer: SIPPeer
-        /// The dialog's end (timers cancelled).
-        public var actions: [SIPEndpointAction]
         /// The `dialogEnded` event, for after the request is on its way.
         public var ended: SIPEndpointAction
     }
@@ -414,10 +426,9 @@ public struct SIPEndpoint: Sendable {
         headers.add(.userAgent, configuration.serverName)
         for field in extraHeaders { headers.add(field) }
         let request = SIPRequest(method: .bye, uri: dialog.remoteTarget, headers: headers)
-        let actions = endDialog(&dialog)
+        endDialog(&dialog)
         removeDialog(dialogID)
-        return PreparedRequest(request: request, peer: dialog.peer, actions: actions,
-                               ended: .event(.dialogEnded(dialogID, reason, bye: nil)))
+        return PreparedRequest(request: request, peer: dialog.peer, ended: .event(.dialogEnded(dialogID, reason, bye: nil)))
     }
 
     /// Sends a request the endpoint built (`prepareBYE`) in a new client transaction to `peer`,
@@ -446,36 +457,65 @@ public struct SIPEndpoint: Sendable {
 
     // MARK: - Timers
 
-    public mutating func timerFired(_ timer: SIPTimerID) -> [SIPEndpointAction] {
+    /// A timer expired. `generation` is the one its `schedule` action carried; an expiry whose
+    /// arming was cancelled or replaced since is ignored. Nil fires the current arming, if any.
+    public mutating func timerFired(_ timer: SIPTimerID, generation: UInt64? = nil) -> [SIPEndpointAction] {
         switch timer {
         case .serverInvite(let key, let name):
-            guard var entry = invites[key] else { return [] }
+            guard var entry = invites[key], entry.timers.fire(SIPTimerArmings.slot(name), generation: generation) else { return [] }
             return commit(entry.transaction.timerFired(name), key: key, entry: entry)
         case .serverNonInvite(let key, let name):
-            guard var entry = nonInvites[key] else { return [] }
+            guard var entry = nonInvites[key], entry.timers.fire(SIPTimerArmings.slot(name), generation: generation) else { return [] }
             return commit(entry.transaction.timerFired(name), key: key, entry: entry)
         case .client(let branch, let name):
-            guard var client = clients[branch] else { return [] }
+            guard var client = clients[branch], client.timers.fire(SIPTimerArmings.slot(name), generation: generation) else { return [] }
             return commit(client.transaction.timerFired(name), branch: branch, entry: client)
         case .retransmit2xx(let dialogID):
-            guard var dialog = dialogs[dialogID], let pending = dialog.pending2xx else { return [] }
+            guard var dialog = dialogs[dialogID], dialog.timers.fire(SIPTimerArmings.retransmit2xx, generation: generation),
+                  let pending = dialog.pending2xx else { return [] }
             dialog.retransmitInterval = configuration.timers.nextRetransmitInterval(after: dialog.retransmitInterval)
+            let again = arm(.retransmit2xx(dialogID), slot: SIPTimerArmings.retransmit2xx, in: &dialog.timers, after: dialog.retransmitInterval)
             dialogs[dialogID] = dialog
-            return [.send(.response(pending), to: dialog.peer), .schedule(.retransmit2xx(dialogID), after: dialog.retransmitInterval)]
+            return [.send(.response(pending), to: dialog.peer), again]
         case .sessionExpiry(let dialogID):
+            guard var dialog = dialogs[dialogID], dialog.timers.fire(SIPTimerArmings.sessionExpiry, generation: generation) else { return [] }
+            dialogs[dialogID] = dialog
             // RFC 4028 §10: no refresh in time, so the SRC is gone: end the session.
             return sendBYE(dialogID, extraHeaders: [SIPHeaderField(name: .reason, value: "SIP;cause=408;text=\"Session expired\"")],
                            reason: .sessionExpired)
         case .ackTimeout(let dialogID):
-            guard let dialog = dialogs[dialogID], dialog.pending2xx != nil else { return [] }
+            guard var dialog = dialogs[dialogID], dialog.timers.fire(SIPTimerArmings.ackTimeout, generation: generation),
+                  dialog.pending2xx != nil else { return [] }
             if dialog.state == .early2xx {
+                dialogs[dialogID] = dialog
                 // §13.3.1.4: no ACK within 64*T1 for the initial INVITE → end the session with BYE.
                 return sendBYE(dialogID, extraHeaders: [], reason: .ackTimeout)
             }
             // A lost ACK to a re-INVITE does not cost the recording: stop retransmitting only.
-            dialogs[dialogID]?.pending2xx = nil
-            return [.cancel(.retransmit2xx(dialogID))]
+            dialog.pending2xx = nil
+            dialog.timers[SIPTimerArmings.retransmit2xx] = 0
+            dialogs[dialogID] = dialog
+            return []
         }
+    }
+
+    /// Whether a timer is armed now (for tests: what a cancel used to say).
+    func isArmed(_ timer: SIPTimerID) -> Bool {
+        switch timer {
+        case .serverInvite(let key, let name): invites[key]?.timers.isArmed(SIPTimerArmings.slot(name)) ?? false
+        case .serverNonInvite(let key, let name): nonInvites[key]?.timers.isArmed(SIPTimerArmings.slot(name)) ?? false
+        case .client(let branch, let name): clients[branch]?.timers.isArmed(SIPTimerArmings.slot(name)) ?? false
+        case .retransmit2xx(let id): dialogs[id]?.timers.isArmed(SIPTimerArmings.retransmit2xx) ?? false
+        case .ackTimeout(let id): dialogs[id]?.timers.isArmed(SIPTimerArmings.ackTimeout) ?? false
+        case .sessionExpiry(let id): dialogs[id]?.timers.isArmed(SIPTimerArmings.sessionExpiry) ?? false
+        }
+    }
+
+    /// A `schedule` action for `timer`, recorded as the current arming of `slot`.
+    private mutating func arm(_ timer: SIPTimerID, slot: Int, in armings: inout SIPTimerArmings, after: Duration) -> SIPEndpointAction {
+        lastTimerGeneration += 1
+        armings[slot] = lastTimerGeneration
+        return .schedule(timer, after: after, generation: lastTimerGeneration)
     }
 
     // MARK: - Helpers
@@ -622,14 +662,10 @@ public struct SIPEndpoint: Sendable {
         host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
     }
 
-    private mutating func endDialog(_ dialog: inout SIPDialog) -> [SIPEndpointAction] {
+    private func endDialog(_ dialog: inout SIPDialog) {
         dialog.state = .terminated
-        var actions: [SIPEndpointAction] = [.cancel(.sessionExpiry(dialog.id))]
-        if dialog.pending2xx != nil {
-            dialog.pending2xx = nil
-            actions += [.cancel(.retransmit2xx(dialog.id)), .cancel(.ackTimeout(dialog.id))]
-        }
-        return actions
+        dialog.pending2xx = nil
+        dialog.timers.disarmAll()
     }
 
     private mutating func removeDialog(_ id: SIPDialogID) {
@@ -647,14 +683,15 @@ public struct SIPEndpoint: Sendable {
     private mutating func commit(_ actions: [ServerInviteTransaction.Action], key: ServerTransactionKey, entry: InviteEntry) -> [SIPEndpointAction] {
         var out: [SIPEndpointAction] = []
         out.reserveCapacity(actions.count)
+        var entry = entry
         var terminated = false
         for action in actions {
             switch action {
             case .sendResponse(let response): out.append(.send(.response(response), to: entry.responsePeer))
-            case .schedule(let timer, let after): out.append(.schedule(.serverInvite(key, timer), after: after))
-            case .cancel(let timer): out.append(.cancel(.serverInvite(key, timer)))
+            case .schedule(let timer, let after):
+                out.append(arm(.serverInvite(key, timer), slot: SIPTimerArmings.slot(timer), in: &entry.timers, after: after))
+            case .cancel(let timer): entry.timers[SIPTimerArmings.slot(timer)] = 0
             case .sendTrying:
-                var entry = entry
                 let trying = makeResponse(100, for: entry.request, localTag: nil)
                 out += commit(entry.transaction.send(trying), key: key, entry: entry)
                 return out
@@ -676,11 +713,13 @@ public struct SIPEndpoint: Sendable {
 
     private mutating func commit(_ actions: [ServerNonInviteTransaction.Action], key: ServerTransactionKey, entry: NonInviteEntry) -> [SIPEndpointAction] {
         var out: [SIPEndpointAction] = []
+        var entry = entry
         var terminated = false
         for action in actions {
             switch action {
             case .sendResponse(let response): out.append(.send(.response(response), to: entry.responsePeer))
-            case .schedule(let timer, let after): out.append(.schedule(.serverNonInvite(key, timer), after: after))
+            case .schedule(let timer, let after):
+                out.append(arm(.serverNonInvite(key, timer), slot: SIPTimerArmings.slot(timer), in: &entry.timers, after: after))
             case .terminated: terminated = true
             }
         }
@@ -698,12 +737,14 @@ public struct SIPEndpoint: Sendable {
 
     private mutating func commit(_ actions: [ClientNonInviteTransaction.Action], branch: String, entry: ClientEntry) -> [SIPEndpointAction] {
         var out: [SIPEndpointAction] = []
+        var entry = entry
         var terminated = false
         for action in actions {
             switch action {
             case .sendRequest(let request): out.append(.send(.request(request), to: entry.peer))
-            case .schedule(let timer, let after): out.append(.schedule(.client(branch, timer), after: after))
-            case .cancel(let timer): out.append(.cancel(.client(branch, timer)))
+            case .schedule(let timer, let after):
+                out.append(arm(.client(branch, timer), slot: SIPTimerArmings.slot(timer), in: &entry.timers, after: after))
+            case .cancel(let timer): entry.timers[SIPTimerArmings.slot(timer)] = 0
             case .deliverResponse(let response):
                 if !response.isProvisional { out.append(.event(.clientResult(branch: branch, dialogID: entry.dialogID, .response(response)))) }
             case .timedOut: out.append(.event(.clientResult(branch: branch, dialogID: entry.dialogID, .timeout)))

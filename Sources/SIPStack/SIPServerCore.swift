@@ -144,7 +144,6 @@ public final class SIPServerCore: @unchecked Sendable {
     public func sendBYE(_ dialogID: SIPDialogID, extraHeaders: [SIPHeaderField] = []) {
         eventLoop.assertInEventLoop()
         guard let prepared = endpoint.prepareBYE(dialogID, extraHeaders: extraHeaders) else { return }
-        run(prepared.actions)
         let uri = prepared.request.uri
         guard prepared.peer.transport == .udp, let locate = locateUDPTargets, !Self.isNumeric(uri.hostWithoutBrackets) else {
             run(startClient(prepared.request, dialogID: dialogID, peer: prepared.peer, remaining: []))
@@ -199,11 +198,9 @@ public final class SIPServerCore: @unchecked Sendable {
             switch action {
             case .send(let message, let peer):
                 send(message, to: peer)
-            case .schedule(let id, let delay):
-                timers.schedule(id, at: .now() + .nanoseconds(delay.nanoseconds))
+            case .schedule(let id, let delay, let generation):
+                timers.schedule(id, generation: generation, at: .now() + .nanoseconds(delay.nanoseconds))
                 armWakeup()
-            case .cancel(let id):
-                timers.cancel(id)
             case .event(let event):
                 if case .rejected(let reason) = event { count(reason) }
                 if failOver(event) { continue }
@@ -270,8 +267,6 @@ public final class SIPServerCore: @unchecked Sendable {
         } ?? datagramChannels.first
     }
 
-    public var pendingTimerCount: Int { timers.count }
-
     /// One NIO task wakes the core at the earliest SIP timer deadline.
     private func armWakeup() {
         guard let earliest = timers.earliestDeadline else { return }
@@ -281,8 +276,8 @@ public final class SIPServerCore: @unchecked Sendable {
         wakeup = eventLoop.scheduleTask(deadline: earliest) { [self] in
             wakeup = nil
             wakeupDeadline = nil
-            for id in timers.popExpired(now: .now()) {
-                run(endpoint.timerFired(id))
+            for (id, generation) in timers.popExpired(now: .now()) {
+                run(endpoint.timerFired(id, generation: generation))
             }
             armWakeup()
         }

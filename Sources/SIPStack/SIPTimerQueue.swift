@@ -1,7 +1,10 @@
 import NIOCore
 
-/// The SIP timers of one event loop, with cancellation by generation (O(1)) and a single NIO
-/// scheduled task for the earliest deadline.
+/// The SIP timers of one event loop, with a single NIO scheduled task for the earliest deadline.
+/// Each entry carries the generation its `schedule` action was given; cancelling is done by the
+/// endpoint, which ignores an expiry whose generation is no longer the current arming of its
+/// transaction or dialog (`SIPTimerArmings`). So the queue keeps no index by timer id, and a
+/// cancelled entry stays until its deadline, when it is handed out and dropped.
 ///
 /// Why not one `EventLoop.scheduleTask` per timer: every call arms several timers that are
 /// cancelled early (2xx retransmission, ACK timeout), and at a few thousand calls per second
@@ -26,10 +29,9 @@ struct SIPTimerQueue {
 
     private var runs: [CircularBuffer<Entry>] = []
     private var heap: [Entry] = []
-    private var live: [SIPTimerID: UInt64] = [:]
-    private var nextGeneration: UInt64 = 1
 
-    var count: Int { live.count }
+    /// Entries held, cancelled ones included.
+    var count: Int { runs.reduce(heap.count) { $0 + $1.count } }
     /// For tests: how the entries are kept.
     var runCount: Int { runs.count }
     var heapCount: Int { heap.count }
@@ -42,11 +44,8 @@ struct SIPTimerQueue {
         return earliest
     }
 
-    /// Arms (or re-arms) a timer; the previous arming of the same id no longer fires.
-    mutating func schedule(_ id: SIPTimerID, at deadline: NIODeadline) {
-        let generation = nextGeneration
-        nextGeneration += 1
-        live[id] = generation
+    /// Adds an entry; it comes out of `popExpired` at `deadline` whatever happened since.
+    mutating func schedule(_ id: SIPTimerID, generation: UInt64, at deadline: NIODeadline) {
         let entry = Entry(deadline: deadline, id: id, generation: generation)
         var best = -1
         var bestTail = NIODeadline.uptimeNanoseconds(0)
@@ -75,31 +74,17 @@ struct SIPTimerQueue {
         }
     }
 
-    mutating func cancel(_ id: SIPTimerID) {
-        live[id] = nil
-    }
-
     mutating func cancelAll() {
-        live.removeAll()
         heap.removeAll()
         runs.removeAll()
     }
 
-    /// Removes and returns the timers due at `now`, in deadline order, skipping cancelled ones.
-    mutating func popExpired(now: NIODeadline) -> [SIPTimerID] {
-        var due: [SIPTimerID] = []
+    /// Removes and returns the entries due at `now`, in deadline order.
+    mutating func popExpired(now: NIODeadline) -> [(id: SIPTimerID, generation: UInt64)] {
+        var due: [(id: SIPTimerID, generation: UInt64)] = []
         while let (deadline, source) = earliest(), deadline <= now {
             let entry = pop(source)
-            if live[entry.id] == entry.generation {
-                live[entry.id] = nil
-                due.append(entry.id)
-            }
-        }
-        // Drop cancelled entries from the front so the next wake-up is a real one.
-        while let (_, source) = earliest() {
-            let entry = peek(source)
-            guard live[entry.id] != entry.generation else { break }
-            _ = pop(source)
+            due.append((entry.id, entry.generation))
         }
         return due
     }
@@ -111,10 +96,6 @@ struct SIPTimerQueue {
             if let head = runs[index].first?.deadline, found.map({ head < $0.0 }) ?? true { found = (head, index) }
         }
         return found
-    }
-
-    private func peek(_ source: Int) -> Entry {
-        source < 0 ? heap[0] : runs[source].first!
     }
 
     private mutating func pop(_ source: Int) -> Entry {

@@ -52,10 +52,11 @@ extension Array where Element == SIPEndpointAction {
         compactMap { if case .event(.rejected(let r)) = $0 { return r } else { return nil } }
     }
     var scheduled: [SIPTimerID] {
-        compactMap { if case .schedule(let id, _) = $0 { return id } else { return nil } }
+        compactMap { if case .schedule(let id, _, _) = $0 { return id } else { return nil } }
     }
-    var cancelled: [SIPTimerID] {
-        compactMap { if case .cancel(let id) = $0 { return id } else { return nil } }
+    /// The generation a `schedule` action gave the timer.
+    func generation(of timer: SIPTimerID) -> UInt64? {
+        lazy.compactMap { if case .schedule(timer, _, let generation) = $0 { return generation } else { return nil } }.first
     }
     var destinations: [SIPPeer] {
         compactMap { if case .send(_, let peer) = $0 { return peer } else { return nil } }
@@ -98,9 +99,14 @@ struct SIPEndpointTests {
         #expect(answered.scheduled.contains(.ackTimeout(dialogID)))
         #expect(endpoint.dialogs[dialogID]?.state == .early2xx)
 
-        let retransmitted = endpoint.timerFired(.retransmit2xx(dialogID))
+        let first = try #require(answered.generation(of: .retransmit2xx(dialogID)))
+        let retransmitted = endpoint.timerFired(.retransmit2xx(dialogID), generation: first)
         #expect(retransmitted.statuses == [200])
         #expect(retransmitted.scheduled == [.retransmit2xx(dialogID)])
+        // That expiry was handled and re-armed: its generation is stale now.
+        #expect(endpoint.timerFired(.retransmit2xx(dialogID), generation: first).isEmpty)
+        let second = try #require(retransmitted.generation(of: .retransmit2xx(dialogID)))
+        #expect(second != first)
 
         // The INVITE arrives again (the 200 was lost): the 200 goes out again at once.
         let again = endpoint.receive(.request(builder.request("INVITE", body: sdpOffer)), from: udpPeer)
@@ -110,9 +116,14 @@ struct SIPEndpointTests {
         var ackBuilder = builder
         ackBuilder.branch = "z9hG4bKack1"
         let ack = endpoint.receive(.request(ackBuilder.request("ACK", toTag: incoming.localTag)), from: udpPeer)
-        #expect(ack.cancelled.contains(.retransmit2xx(dialogID)))
+        #expect(ack.contains { if case .event(.ack(dialogID, _)) = $0 { return true } else { return false } })
         #expect(endpoint.dialogs[dialogID]?.state == .confirmed)
-        #expect(endpoint.timerFired(.retransmit2xx(dialogID)).isEmpty)
+        #expect(!endpoint.isArmed(.retransmit2xx(dialogID)))
+        #expect(!endpoint.isArmed(.ackTimeout(dialogID)))
+        #expect(endpoint.timerFired(.retransmit2xx(dialogID), generation: second).isEmpty)
+        let ackTimeout = try #require(answered.generation(of: .ackTimeout(dialogID)))
+        #expect(endpoint.timerFired(.ackTimeout(dialogID), generation: ackTimeout).isEmpty)
+        #expect(endpoint.dialogs[dialogID]?.state == .confirmed, "a stale ACK timeout does not end the dialog")
     }
 
     @Test("no 2xx retransmission timer over TCP, responses go back on the connection")
@@ -155,7 +166,9 @@ struct SIPEndpointTests {
         // The app's late answer is ignored.
         #expect(endpoint.respond(to: key, status: 200).isEmpty)
         let ack = endpoint.receive(.request(builder.request("ACK", toTag: cancel.responses[1].to?.tag)), from: udpPeer)
-        #expect(ack.cancelled.contains(.serverInvite(key, .timerG)))
+        #expect(ack.scheduled == [.serverInvite(key, .timerI)])
+        #expect(!endpoint.isArmed(.serverInvite(key, .timerG)))
+        #expect(endpoint.isArmed(.serverInvite(key, .timerI)))
         // A CANCEL with no INVITE to match gets 481.
         var other = builder
         other.branch = "z9hG4bKnothing"
@@ -437,9 +450,10 @@ struct SIPEndpointTests {
         other.branch = "z9hG4bKretransmitted"
         let second = endpoint.receive(.request(other.request("INVITE", body: sdpOffer)), from: udpPeer)
         #expect(second.statuses == [])
+        #expect(endpoint.isArmed(.serverInvite(second.incoming[0].key, .trying)))
         let retransmission = endpoint.receive(.request(other.request("INVITE", body: sdpOffer)), from: udpPeer)
         #expect(retransmission.statuses == [100])
-        #expect(retransmission.cancelled.contains(.serverInvite(second.incoming[0].key, .trying)))
+        #expect(!endpoint.isArmed(.serverInvite(second.incoming[0].key, .trying)))
         #expect(endpoint.timerFired(.serverInvite(second.incoming[0].key, .trying)).isEmpty)
     }
 
@@ -454,8 +468,9 @@ struct SIPEndpointTests {
         #expect(ok.optionTags(.require) == ["timer"])
         let dialogID = SIPDialogID(callID: builder.callID, localTag: incoming.localTag, remoteTag: builder.fromTag)
         #expect(answered.contains {
-            if case .schedule(.sessionExpiry(dialogID), let after) = $0 { return after == .seconds(1768) } else { return false }
+            if case .schedule(.sessionExpiry(dialogID), let after, _) = $0 { return after == .seconds(1768) } else { return false }
         })
+        let original = try #require(answered.generation(of: .sessionExpiry(dialogID)))
         // A refresh (UPDATE) restarts the expiry.
         var update = builder
         update.branch = "z9hG4bKrefresh"
@@ -463,8 +478,12 @@ struct SIPEndpointTests {
         let refreshed = endpoint.respond(to: refresh.incoming[0].key, status: 200)
         #expect(refreshed.responses.first?.headers[.sessionExpires] == "600;refresher=uac")
         #expect(refreshed.scheduled.contains(.sessionExpiry(dialogID)))
+        // The first arming's expiry comes too (the queue keeps it), and is ignored.
+        #expect(endpoint.timerFired(.sessionExpiry(dialogID), generation: original).isEmpty)
+        #expect(endpoint.dialogs[dialogID] != nil)
         // No further refresh: BYE with a Reason, and the dialog ends.
-        let expired = endpoint.timerFired(.sessionExpiry(dialogID))
+        let current = try #require(refreshed.generation(of: .sessionExpiry(dialogID)))
+        let expired = endpoint.timerFired(.sessionExpiry(dialogID), generation: current)
         let bye = try #require(expired.requests.first)
         #expect(bye.method == .bye)
         #expect(bye.headers[.reason]?.contains("408") == true)
