@@ -73,7 +73,7 @@ public struct SIPHeaders: Hashable, Sendable, Sequence {
         return nil
     }
 
-    mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
+    public mutating func reserveCapacity(_ count: Int) { fields.reserveCapacity(count) }
 
     /// Replaces the first Via value (which may share a field with others).
     mutating func replaceTopVia(with value: String) {

@@ -112,13 +112,14 @@ public struct SIPEndpoint: Sendable {
     }
 
     mutating func receive(_ original: SIPRequest, from peer: SIPPeer) -> [SIPEndpointAction] {
-        guard let viaText = original.headers.firstValue(.via), var via = try? SIPVia(parsing: viaText) else {
+        // The parser's top Via (parsed once, with the message).
+        guard var via = original.topVia else {
             return [.event(.rejected(.unroutableDropped))]
         }
-        // RFC 3261 §18.2.1 and RFC 3581: record where the request really came from.
+        // RFC 3261 §18.2.1 and RFC 3581: record where the request really came from. The Via is
+        // written back only when that added something.
         var request = original
-        SIPEndpoint.stampReceived(&via, peer: peer)
-        request.replaceTopVia(via)
+        if SIPEndpoint.stampReceived(&via, peer: peer) { request.replaceTopVia(via) }
         let responsePeer = SIPEndpoint.responseDestination(via: via, peer: peer)
 
         if !configuration.trustedNetworks.contains(peer.remoteAddress) {
@@ -604,10 +605,19 @@ public struct SIPEndpoint: Sendable {
     /// Builds a response per RFC 3261 §8.2.6.2: Via, From, Call-ID, CSeq copied; To copied
     /// with our tag added when it has none.
     func makeResponse(_ status: Int, reasonPhrase: String? = nil, for request: SIPRequest, localTag: String?) -> SIPResponse {
-        var headers = SIPHeaders()
-        for field in request.headers where field.name == .via || field.name == .from || field.name == .callID || field.name == .cseq {
-            headers.add(field)
+        // Order as RFC examples show: Via, To, From, Call-ID, CSeq (each as the request has them).
+        var vias: [SIPHeaderField] = []
+        var others: [SIPHeaderField] = []
+        for field in request.headers {
+            if field.name == .via {
+                vias.append(field)
+            } else if field.name == .from || field.name == .callID || field.name == .cseq {
+                others.append(field)
+            }
         }
+        var headers = SIPHeaders()
+        headers.reserveCapacity(vias.count + others.count + 2)
+        for field in vias { headers.add(field) }
         if let toText = request.headers[.to] {
             // The To is copied as written; our tag is appended when it has none (a tag is a
             // header parameter, so it goes last in either name-addr or addr-spec form).
@@ -617,20 +627,11 @@ public struct SIPEndpoint: Sendable {
                 headers.add(.to, toText)
             }
         }
-        // Order as RFC examples show: Via, To, From, Call-ID, CSeq.
-        headers = SIPHeaders(headers.fields.sorted { SIPEndpoint.responseOrder($0.name) < SIPEndpoint.responseOrder($1.name) })
+        for name in [SIPHeaderName.from, .callID, .cseq] {
+            for field in others where field.name == name { headers.add(field) }
+        }
         headers.add(.server, configuration.serverName)
         return SIPResponse(statusCode: status, reasonPhrase: reasonPhrase, headers: headers)
-    }
-
-    private static func responseOrder(_ name: SIPHeaderName) -> Int {
-        switch name {
-        case .via: 0
-        case .to: 1
-        case .from: 2
-        case .callID: 3
-        default: 4
-        }
     }
 
     /// Our Contact for a dialog created on `peer` (the application may add feature tags).
@@ -758,14 +759,19 @@ public struct SIPEndpoint: Sendable {
 
     /// RFC 3261 §18.2.1 / RFC 3581 §4: add `received` when the source differs from sent-by,
     /// and fill in `rport` when the client asked for it.
-    static func stampReceived(_ via: inout SIPVia, peer: SIPPeer) {
-        guard let sourceIP = peer.remoteAddress.ipAddress else { return }
+    /// Returns whether it changed the Via.
+    @discardableResult
+    static func stampReceived(_ via: inout SIPVia, peer: SIPPeer) -> Bool {
+        guard let sourceIP = peer.remoteAddress.ipAddress else { return false }
         if via.rport != nil, let port = peer.remoteAddress.port {
             via.parameters.set("rport", String(port))
             via.parameters.set("received", sourceIP)
+            return true
         } else if via.host.trimmingCharacters(in: "[]") != sourceIP {
             via.parameters.set("received", sourceIP)
+            return true
         }
+        return false
     }
 
     /// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4).

@@ -23,14 +23,31 @@ public struct SIPPeer: Hashable, Sendable, CustomStringConvertible {
 /// RFC 3261 §17.2.3 server transaction matching: branch, sent-by and method (ACK matches
 /// INVITE). Requests without the magic cookie fall back to a key from the RFC 2543 fields.
 public struct ServerTransactionKey: Hashable, Sendable {
-    public var branch: String
-    public var sentBy: String
-    public var method: SIPMethod
+    public let branch: String
+    public let sentBy: String
+    public let method: SIPMethod
+    /// Hashed once: the transaction tables hold hundreds of thousands of keys at a few thousand
+    /// calls per second (each lives 64·T1), and every insert, lookup and removal (which rehashes
+    /// the keys it shifts) would otherwise hash both strings again.
+    private let hash: Int
 
     public init(branch: String, sentBy: String, method: SIPMethod) {
         self.branch = branch
         self.sentBy = sentBy
         self.method = method
+        var hasher = Hasher()
+        hasher.combine(branch)
+        hasher.combine(sentBy)
+        hasher.combine(method)
+        self.hash = hasher.finalize()
+    }
+
+    public static func == (lhs: ServerTransactionKey, rhs: ServerTransactionKey) -> Bool {
+        lhs.hash == rhs.hash && lhs.branch == rhs.branch && lhs.sentBy == rhs.sentBy && lhs.method == rhs.method
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(hash)
     }
 
     /// The key of the transaction a request belongs to; ACK and CANCEL map onto the INVITE's

@@ -438,6 +438,19 @@ struct SIPEndpointTests {
         #expect(endpoint.receive(.request(request.request("OPTIONS")), from: udpPeer).rejections.isEmpty)
     }
 
+    @Test("a response copies Via (all, in order), To with our tag, From, Call-ID and CSeq in that order, then Server")
+    func responseHeaderOrder() {
+        var endpoint = SIPEndpoint()
+        // A second Via, written after the other headers, must still come out right after the first.
+        let request = builder.request("OPTIONS", extra: ["Via: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bKproxy"])
+        let answered = endpoint.receive(.request(request), from: udpPeer)
+        let incoming = answered.incoming[0]
+        let response = endpoint.respond(to: incoming.key, status: 486).responses[0]
+        #expect(response.headers.map(\.name.canonical) == ["Via", "Via", "To", "From", "Call-ID", "CSeq", "Server"])
+        #expect(response.headers.values(.via).last?.contains("z9hG4bKproxy") == true)
+        #expect(response.to?.tag == incoming.localTag)
+    }
+
     @Test("a slow application: 100 Trying after 200 ms, or at once when the INVITE is retransmitted first")
     func tryingWhenSlow() {
         var endpoint = SIPEndpoint()
