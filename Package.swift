@@ -170,11 +170,12 @@ let package = Package(
             name: "siprec-loadgen",
             dependencies: ["Media", "Catalog", "SIPLocator", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
-        // Parser throughput and allocation benchmark (release build, `make bench-parse`).
+        // Parser and UAS state machine throughput and allocations (release build, `make bench-parse`, `make bench-endpoint`).
         .executableTarget(
             name: "siprec-bench",
             dependencies: [
                 "SIPCore",
+                "SIPStack",
                 "SIPRECMetadata",
                 "CAllocationCounter",
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -9,6 +9,7 @@ import SIPRECMetadata
 ///
 ///   siprec-bench parse FILE [ITERATIONS]
 ///   siprec-bench metadata FILE [ITERATIONS]
+///   siprec-bench endpoint [CALLS] [RATE]
 ///
 /// `parse` reports messages per second on one core and allocations per message for: datagram
 /// parse, parse + serialize, and stream framing of the same message. `metadata` does the same
@@ -63,12 +64,17 @@ func metadataBenchmark(file: String, iterations: Int) throws {
 }
 
 let arguments = CommandLine.arguments
+if arguments.count >= 2, arguments[1] == "endpoint" {
+    try EndpointBenchmark(calls: arguments.count > 2 ? Int(arguments[2]) ?? 300_000 : 300_000,
+                          rate: arguments.count > 3 ? Int(arguments[3]) ?? 5_000 : 5_000).run()
+    exit(0)
+}
 if arguments.count >= 3, arguments[1] == "metadata" {
     try metadataBenchmark(file: arguments[2], iterations: arguments.count > 3 ? Int(arguments[3]) ?? 20_000 : 20_000)
     exit(0)
 }
 guard arguments.count >= 3, arguments[1] == "parse" else {
-    print("usage: siprec-bench parse FILE [ITERATIONS] | siprec-bench metadata FILE [ITERATIONS]")
+    print("usage: siprec-bench parse FILE [ITERATIONS] | siprec-bench metadata FILE [ITERATIONS] | siprec-bench endpoint [CALLS] [RATE]")
     exit(2)
 }
 let bytes = try Data(contentsOf: URL(fileURLWithPath: arguments[2]))
