@@ -3,7 +3,7 @@ SWIFT ?= swift
 ARGS ?=
 FUZZ_SECONDS ?= 60
 
-.PHONY: deps build release run test fuzz fuzz-build bench bench-parse bench-metadata bench-sipp bench-siprec bench-media clean
+.PHONY: deps build release run test fuzz fuzz-build bench bench-parse bench-endpoint bench-metadata bench-sipp bench-siprec bench-media clean
 
 deps:
 	@./scripts/install-deps.sh
@@ -38,11 +38,15 @@ fuzz: fuzz-build
 	SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/sip-fixtures/fuzz/lsan-suppressions.txt ./.build-fuzz/debug/SIPFuzz -max_total_time=$(FUZZ_SECONDS) -max_len=8192 \
 		-artifact_prefix=fuzz-artifacts/crash- fuzz-artifacts sip-fixtures/fuzz/sip sip-fixtures/fuzz/metadata sip-fixtures/fuzz/rtp
 
-bench: bench-parse bench-metadata bench-sipp bench-siprec bench-media
+bench: bench-parse bench-endpoint bench-metadata bench-sipp bench-siprec bench-media
 
 bench-parse: deps
 	$(SWIFT) build -c release --product siprec-bench
 	./.build/release/siprec-bench parse sip-fixtures/messages/valid/siprec-invite.sip
+
+bench-endpoint: deps
+	$(SWIFT) build -c release --product siprec-bench
+	./.build/release/siprec-bench endpoint 300000 5000
 
 bench-metadata: deps
 	$(SWIFT) build -c release --product siprec-bench
