@@ -247,13 +247,13 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             let verdict = health
             if let problem = verdict.primary {
                 core.respond(to: incoming.key, status: 503,
-                             headers: core.endpoint.capabilityHeaders()
+                             headers: core.capabilityHeaders()
                                 + rejectionHeaders(status: 503, retryAfter: verdict.retryAfterSeconds, warning: .misc(problem.text), core: core))
             } else {
-                core.respond(to: incoming.key, status: 200, headers: core.endpoint.capabilityHeaders())
+                core.respond(to: incoming.key, status: 200, headers: core.capabilityHeaders())
             }
         case .options:
-            core.respond(to: incoming.key, status: 200, headers: core.endpoint.capabilityHeaders())
+            core.respond(to: incoming.key, status: 200, headers: core.capabilityHeaders())
         case .invite where incoming.dialogID == nil:
             handleInitialINVITE(incoming, core: core)
         case .invite, .update:
@@ -300,14 +300,14 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if status == 503 { headers.append(SIPHeaderField(name: .retryAfter, value: String(retryAfter))) }
         if let warning { headers.append(SIPHeaderField(name: .warning, value: "\(warning.code) siprecd \"\(warning.text)\"")) }
         if status == 415 {
-            headers.append(SIPHeaderField(name: .accept, value: core.endpoint.configuration.acceptedContentTypes.joined(separator: ", ")))
+            headers.append(SIPHeaderField(name: .accept, value: core.acceptedContentTypes.joined(separator: ", ")))
         }
         return headers
     }
 
     /// Our Contact, marked +sip.srs on a recording session (RFC 7866 §6.1.1).
     private func recorderContact(_ incoming: SIPIncomingRequest, isSIPREC: Bool, core: SIPServerCore) -> SIPHeaderField {
-        var contact = core.endpoint.contact(for: incoming.peer, requestURI: incoming.request.uri)
+        var contact = core.contact(for: incoming.peer, requestURI: incoming.request.uri)
         if isSIPREC { contact.parameters.append(SIPParameter("+sip.srs")) }
         return SIPHeaderField(name: .contact, value: contact.description)
     }
@@ -403,7 +403,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
             established[dialogID] = call
             var headers = [recorderContact(incoming, isSIPREC: call.isSIPREC, core: core),
                            SIPHeaderField(name: .contentType, value: "application/sdp")]
-            headers += core.endpoint.capabilityHeaders().filter { $0.name != .accept }
+            headers += core.capabilityHeaders().filter { $0.name != .accept }
             core.respond(to: incoming.key, status: 200, headers: headers, body: ByteBuffer(string: answerSDP.text))
         }
         pending[incoming.key] = call
@@ -565,14 +565,15 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
     // MARK: - Ending
 
     private func finishDialog(_ call: Call, reason: String) {
-        guard var session = recordings[call.recordingID] else {
+        // Taken out of the table while it changes: a copy left there would make every array the
+        // change touches be copied first.
+        guard var session = recordings.removeValue(forKey: call.recordingID) else {
             releasePorts(call, recordingEnds: false)
             return
         }
         let complete = session.endDialog(callID: call.callID, reason: reason, at: Date())
         releasePorts(call, recordingEnds: complete)
         if complete {
-            recordings[call.recordingID] = nil
             finishing[call.recordingID] = session
             let recordingID = call.recordingID
             media.end(recordingID: recordingID, parties: MediaRecorder.parties(session.record), eventLoop: loop) { [weak self] finished in

@@ -28,6 +28,17 @@ public final class SIPServerCore: @unchecked Sendable {
     public private(set) var endpoint: SIPEndpoint
     public private(set) var stats = SIPStats()
 
+    // Read through the core rather than `endpoint.…`: a read of `endpoint` from another module
+    // copies the whole state machine (and retains every table of it) per call.
+
+    /// Allow, Accept and Supported for an OPTIONS answer or a 2xx to INVITE.
+    public func capabilityHeaders() -> [SIPHeaderField] { endpoint.capabilityHeaders() }
+
+    /// Our Contact for a dialog created on `peer`.
+    public func contact(for peer: SIPPeer, requestURI: SIPURI) -> SIPAddress { endpoint.contact(for: peer, requestURI: requestURI) }
+
+    public var acceptedContentTypes: [String] { endpoint.configuration.acceptedContentTypes }
+
     /// Applies reloaded endpoint settings from the next message on (event loop).
     public func reconfigure(_ change: (inout SIPEndpointConfiguration) -> Void) {
         eventLoop.assertInEventLoop()
