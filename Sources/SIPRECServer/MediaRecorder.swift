@@ -177,8 +177,8 @@ final class MediaRecorder {
 
     /// The user part of each participant's address (`sip:+12025550101@example.com` →
     /// `+12025550101`), caller first, for archive names.
-    static func parties(_ record: RecordingRecord) -> [String] {
-        record.participants.compactMap { participant in
+    static func parties(_ participants: [RecordingRecord.Participant]) -> [String] {
+        participants.compactMap { participant in
             guard var aor = participant.aor, !aor.isEmpty else { return nil }
             if let colon = aor.firstIndex(of: ":"), ["sip", "sips", "tel"].contains(aor[..<colon].lowercased()) {
                 aor = String(aor[aor.index(after: colon)...])

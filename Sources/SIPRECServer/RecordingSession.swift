@@ -276,6 +276,12 @@ struct RecordingSession: Sendable {
         return record
     }
 
+    /// The record's participants without the rest of `record` (a call's end needs only these,
+    /// for the archive name; the vendor ids are not worth deriving there).
+    var participants: [RecordingRecord.Participant] {
+        derivesFromRequest && state.source == .plain ? plainParticipants() : state.participants
+    }
+
     private mutating func noteChange(method: String, what: [String], at now: Date) {
         if let last = state.changes.last, last.at == now, last.method == method {
             state.changes[state.changes.count - 1].what += what

@@ -576,7 +576,7 @@ public final class RecordingSessionController: SIPApplication, @unchecked Sendab
         if complete {
             finishing[call.recordingID] = session
             let recordingID = call.recordingID
-            media.end(recordingID: recordingID, parties: MediaRecorder.parties(session.record), eventLoop: loop) { [weak self] finished in
+            media.end(recordingID: recordingID, parties: MediaRecorder.parties(session.participants), eventLoop: loop) { [weak self] finished in
                 self?.fileFinished(recordingID, finished)
             }
             if let key = session.state.builtInBridge?.pairingKey, openBridges[key] == call.recordingID {

@@ -209,6 +209,7 @@ struct RecordingSessionTests {
         #expect(session.record.participants.map(\.aor) == ["sip:+12025550141@192.0.2.30", "sip:+12025550142@198.51.100.10"])
         #expect(session.record.participants.map(\.name) == ["Front Desk", nil])
         #expect(session.record.participants.map(\.role) == ["caller", "callee"])
+        #expect(session.participants == session.record.participants, "what a call's end names the archive by")
         request.headers.add(SIPHeaderField(rawName: "P-Asserted-Identity", value: "\"Reception\" <sip:+12025550149@192.0.2.30>"))
         session = RecordingSession(recordingID: "r", interactionID: "i", source: .plain, request: request, peer: Self.peer,
                                    leg: nil, at: Self.start, metadataLimits: MetadataLimits())

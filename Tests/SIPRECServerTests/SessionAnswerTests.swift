@@ -181,7 +181,8 @@ struct MediaRecorderHelperTests {
     func parties() throws {
         let request = try VendorFixtureTests.request("cube", "invite.sip")
         let (session, _) = try RecordingSessionTests.begin("cube", "invite.sip", source: .siprec, leg: RecordingSessionTests.leg(request))
-        let parties = MediaRecorder.parties(session.record)
+        let parties = MediaRecorder.parties(session.participants)
+        #expect(session.participants == session.record.participants)
         #expect(!parties.isEmpty)
         #expect(parties.allSatisfy { !$0.contains("@") && !$0.hasPrefix("sip:") })
     }
