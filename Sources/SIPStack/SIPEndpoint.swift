@@ -602,22 +602,16 @@ public struct SIPEndpoint: Sendable {
         if retryAfter { response.headers.add(.retryAfter, String(Int.random(in: 0...10))) }
     }
 
+    private static let copiedAfterTo: [SIPHeaderName] = [.from, .callID, .cseq]
+
     /// Builds a response per RFC 3261 §8.2.6.2: Via, From, Call-ID, CSeq copied; To copied
     /// with our tag added when it has none.
     func makeResponse(_ status: Int, reasonPhrase: String? = nil, for request: SIPRequest, localTag: String?) -> SIPResponse {
         // Order as RFC examples show: Via, To, From, Call-ID, CSeq (each as the request has them).
-        var vias: [SIPHeaderField] = []
-        var others: [SIPHeaderField] = []
-        for field in request.headers {
-            if field.name == .via {
-                vias.append(field)
-            } else if field.name == .from || field.name == .callID || field.name == .cseq {
-                others.append(field)
-            }
-        }
+        // A few scans of the request's fields cost less than sorting or sorting into arrays.
         var headers = SIPHeaders()
-        headers.reserveCapacity(vias.count + others.count + 2)
-        for field in vias { headers.add(field) }
+        headers.reserveCapacity(8)
+        for field in request.headers where field.name == .via { headers.add(field) }
         if let toText = request.headers[.to] {
             // The To is copied as written; our tag is appended when it has none (a tag is a
             // header parameter, so it goes last in either name-addr or addr-spec form).
@@ -627,8 +621,8 @@ public struct SIPEndpoint: Sendable {
                 headers.add(.to, toText)
             }
         }
-        for name in [SIPHeaderName.from, .callID, .cseq] {
-            for field in others where field.name == name { headers.add(field) }
+        for name in SIPEndpoint.copiedAfterTo {
+            for field in request.headers where field.name == name { headers.add(field) }
         }
         headers.add(.server, configuration.serverName)
         return SIPResponse(statusCode: status, reasonPhrase: reasonPhrase, headers: headers)
