@@ -126,7 +126,7 @@ public enum SIPEndpointAction: Sendable {
 /// changes only this value, so the timer queue needs no index by timer id (hashing and moving
 /// string keys on every arm, cancel and expiry was a tenth of the SIP loop's CPU), and an
 /// expiry that finds another generation here is stale and ignored.
-struct SIPTimerArmings: Sendable, Hashable {
+struct SIPTimerArmings: Sendable {
     private var first: UInt64 = 0
     private var second: UInt64 = 0
     private var third: UInt64 = 0
