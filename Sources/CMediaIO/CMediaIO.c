@@ -85,6 +85,18 @@ int mio_udp_bind(const char *host, int port, int receive_buffer_bytes) {
     return fd;
 }
 
+int mio_udp_discard(int fd) {
+    char scrap[64];
+    int discarded = 0;
+    // Bounded: a socket flooded faster than this loop reads must not hold the caller.
+    while (discarded < 4096) {
+        ssize_t got = recv(fd, scrap, sizeof(scrap), MSG_DONTWAIT | MSG_TRUNC);
+        if (got < 0) break;
+        discarded++;
+    }
+    return discarded;
+}
+
 int mio_local_port(int fd) {
     struct sockaddr_storage storage;
     socklen_t length = sizeof(storage);

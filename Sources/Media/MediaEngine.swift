@@ -31,7 +31,36 @@ public final class MediaEngine: @unchecked Sendable {
         public var streamTimeout: Duration = .seconds(30)
         /// A recording without any packet this long is reported (its call gets a BYE).
         public var recordingTimeout: Duration = .seconds(300)
+        /// Ended streams' sockets kept bound for later calls, at most (`decisions/0018`): a
+        /// socket made and closed per call was a fifth of the server's CPU under load. Each
+        /// holds two descriptors (RTP and RTCP); rest × call rate must stay below it for the
+        /// sockets to be used again (2,048 serves 10,000 streams ending a second).
+        public var parkedSocketLimit = 2048
+        /// How long a parked socket rests before a new call gets it, so that packets still on
+        /// their way to the old call are not taken for the new one's (what waited on it is
+        /// dropped when it is taken).
+        public var parkedSocketRest: Duration = .milliseconds(200)
         public init() {}
+    }
+
+    /// The address and port a stream's socket is bound to: an attached socket that names it
+    /// is parked at its stream's end instead of closed.
+    public struct Binding: Sendable, Hashable {
+        public var host: String
+        public var port: Int
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+    }
+
+    /// A bound RTP socket (and its RTCP neighbour, where there was one) that an ended stream
+    /// left: the next call on its port takes it instead of binding a new one.
+    public struct ParkedSocket: Sendable {
+        public let binding: Binding
+        public let fd: Int32
+        public let rtcpFD: Int32?
+        let parkedAt: UInt64
     }
 
     /// The final word on a stream, when its recording ends.
@@ -53,7 +82,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     private enum Command {
         case begin(id: String, channels: Int, startNanos: UInt64)
-        case attach(fd: Int32, rtcp: RTCPSocket?, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
+        case attach(fd: Int32, rtcp: RTCPSocket?, binding: Binding?, recordingID: String, key: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey?)
         case update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey?)
         case detach(fd: Int32)
         case end(id: String, reply: @Sendable ([StreamReport], _ audioFrames: Int64) -> Void)
@@ -91,6 +120,8 @@ public final class MediaEngine: @unchecked Sendable {
         let capture: StreamCapture
         let live: Live
         let key: String
+        /// Where it is bound, when it may be parked at its end.
+        var binding: Binding?
         var silent = false
         var lastPackets = 0
         var srtpKey: SRTPKey?
@@ -121,6 +152,13 @@ public final class MediaEngine: @unchecked Sendable {
     private let wake: Int32
     private var thread: Thread?
     private let stopped = DispatchSemaphore(value: 0)
+    /// Parked sockets by address, oldest first, and the ports of sockets closed instead of
+    /// parked (the SIP side gives them back to its pool); under `parkLock`.
+    private let parkLock = NSLock()
+    private var parked: [String: ParkQueue] = [:]
+    private var parkedTotal = 0
+    private var freedPorts: [Int] = []
+    private var parkClosed = false
 
     // Media thread only.
     private var recordings: [String: Live] = [:]
@@ -165,10 +203,80 @@ public final class MediaEngine: @unchecked Sendable {
         mio_eventfd_signal(wake)
         if running { stopped.wait() }
         // Never started: the sockets handed over are still ours to close.
-        for case let .attach(fd, rtcp, _, _, _, _, _) in unread {
+        for case let .attach(fd, rtcp, _, _, _, _, _, _) in unread {
             mio_close(fd)
             if case .bound(let rtcpFD) = rtcp { mio_close(rtcpFD) }
         }
+        // The thread is done with its sockets: none is parked from now on.
+        parkLock.lock()
+        parkClosed = true
+        let left = parked.values.flatMap { $0.all }
+        parked.removeAll()
+        parkedTotal = 0
+        parkLock.unlock()
+        for socket in left {
+            mio_close(socket.fd)
+            if let rtcpFD = socket.rtcpFD { mio_close(rtcpFD) }
+        }
+    }
+
+    // MARK: - Parked sockets (any thread)
+
+    /// A parked socket bound to `host`, the one parked longest, once it has rested
+    /// (`Settings.parkedSocketRest`) or, with `evenIfResting`, at once; what waited on it is
+    /// read and dropped first. The caller owns it (attach it with its binding, or close it).
+    public func takeParkedSocket(host: String, evenIfResting: Bool = false) -> ParkedSocket? {
+        let rest = UInt64(settings.parkedSocketRest.nanosecondsValue)
+        parkLock.lock()
+        guard let oldest = parked[host]?.first, evenIfResting || mio_monotonic_ns() >= oldest.parkedAt + rest else {
+            parkLock.unlock()
+            return nil
+        }
+        parked[host]?.removeFirst()
+        parkedTotal -= 1
+        parkLock.unlock()
+        _ = mio_udp_discard(oldest.fd)
+        if let rtcpFD = oldest.rtcpFD { _ = mio_udp_discard(rtcpFD) }
+        return oldest
+    }
+
+    /// Ports whose attached sockets were closed rather than parked since the last call (the
+    /// park was full, or their recording was gone), for the caller's port pool.
+    public func takeFreedPorts() -> [Int] {
+        parkLock.lock()
+        defer { parkLock.unlock() }
+        guard !freedPorts.isEmpty else { return [] }
+        let ports = freedPorts
+        freedPorts.removeAll(keepingCapacity: true)
+        return ports
+    }
+
+    /// Sockets parked now.
+    public var parkedSocketCount: Int {
+        parkLock.lock()
+        defer { parkLock.unlock() }
+        return parkedTotal
+    }
+
+    /// Parks an attached socket whose stream ended, or closes it when the park is full or the
+    /// engine stops; it is out of epoll and the tables already.
+    private func park(fd: Int32, rtcpFD: Int32?, binding: Binding?, now: UInt64) {
+        guard let binding else {
+            mio_close(fd)
+            if let rtcpFD { mio_close(rtcpFD) }
+            return
+        }
+        parkLock.lock()
+        if !parkClosed, parkedTotal < settings.parkedSocketLimit {
+            parked[binding.host, default: ParkQueue()].append(ParkedSocket(binding: binding, fd: fd, rtcpFD: rtcpFD, parkedAt: now))
+            parkedTotal += 1
+            parkLock.unlock()
+            return
+        }
+        freedPorts.append(binding.port)
+        parkLock.unlock()
+        mio_close(fd)
+        if let rtcpFD { mio_close(rtcpFD) }
     }
 
     public static func monotonicNanos() -> UInt64 { mio_monotonic_ns() }
@@ -200,14 +308,17 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// Puts a bound socket's packets into a recording's channel; `rtcp`: its RTCP port's
     /// socket; `srtp`: the SRC's SDES key.
-    public func attach(fd: Int32, rtcp: RTCPSocket? = nil, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap, srtp: SRTPKey? = nil) {
-        send(.attach(fd: fd, rtcp: rtcp, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp), urgent: true)
+    /// `binding`: where `fd` is bound; with it the socket (and its RTCP one) is parked at the
+    /// stream's end for a later call (`takeParkedSocket`), or its port is reported freed.
+    public func attach(fd: Int32, rtcp: RTCPSocket? = nil, binding: Binding? = nil, recordingID: String, streamKey: String, channel: Int, payloads: PayloadMap,
+                       srtp: SRTPKey? = nil) {
+        send(.attach(fd: fd, rtcp: rtcp, binding: binding, recordingID: recordingID, key: streamKey, channel: channel, payloads: payloads, srtp: srtp), urgent: true)
     }
 
     /// New payload types or a new key for a stream (a re-INVITE changed the codec or rekeyed).
     public func update(fd: Int32, payloads: PayloadMap, srtp: SRTPKey? = nil) { send(.update(fd: fd, payloads: payloads, srtp: srtp), urgent: true) }
 
-    /// Stops reading a socket and closes it.
+    /// Stops reading a socket and closes (or parks) it.
     public func detach(fd: Int32) { send(.detach(fd: fd)) }
 
     /// Starts the no-media clock again (the recording is paused on purpose); a later silence
@@ -387,10 +498,11 @@ public final class MediaEngine: @unchecked Sendable {
             case let .begin(id, channels, startNanos):
                 let interval = UInt64(settings.flushInterval.nanosecondsValue)
                 recordings[id] = Live(recording: CaptureRecording(id: id, channels: channels), startNanos: startNanos, nextFlush: startNanos + interval)
-            case let .attach(fd, rtcp, recordingID, key, channel, payloads, srtp):
+            case let .attach(fd, rtcp, binding, recordingID, key, channel, payloads, srtp):
                 guard let live = recordings[recordingID] else {
-                    mio_close(fd)
-                    if case .bound(let rtcpFD) = rtcp { mio_close(rtcpFD) }
+                    var rtcpFD: Int32?
+                    if case .bound(let bound) = rtcp { rtcpFD = bound }
+                    park(fd: fd, rtcpFD: rtcpFD, binding: binding, now: now)
                     continue
                 }
                 var rtcpFD: Int32?
@@ -403,6 +515,7 @@ public final class MediaEngine: @unchecked Sendable {
                 }
                 let capture = live.recording.add(key: key, channel: channel, payloads: payloads, ringCapacity: settings.ringSamples)
                 let socket = Socket(fd: fd, capture: capture, live: live, key: key, now: now)
+                socket.binding = binding
                 rekey(socket, srtp)
                 sockets[fd] = socket
                 live.sockets.append(fd)
@@ -476,20 +589,23 @@ public final class MediaEngine: @unchecked Sendable {
         }
     }
 
-    private func closeRTCP(_ socket: Socket) {
-        guard let rtcpFD = socket.rtcpFD else { return }
-        rtcpSockets[rtcpFD] = nil
-        _ = mio_epoll_remove(epoll, rtcpFD)
-        mio_close(rtcpFD)
-        socket.rtcpFD = nil
+    /// Takes a socket (and its RTCP one) out of epoll and the tables, and parks or closes them.
+    private func retire(_ socket: Socket, now: UInt64) {
+        sockets[socket.fd] = nil
+        _ = mio_epoll_remove(epoll, socket.fd)
+        let rtcpFD = socket.rtcpFD
+        if let rtcpFD {
+            rtcpSockets[rtcpFD] = nil
+            _ = mio_epoll_remove(epoll, rtcpFD)
+            socket.rtcpFD = nil
+        }
+        park(fd: socket.fd, rtcpFD: rtcpFD, binding: socket.binding, now: now)
     }
 
     private func close(fd: Int32) {
-        guard let socket = sockets.removeValue(forKey: fd) else { return }
+        guard let socket = sockets[fd] else { return }
         socket.live.sockets.removeAll { $0 == fd }
-        _ = mio_epoll_remove(epoll, fd)
-        mio_close(fd)
-        closeRTCP(socket)
+        retire(socket, now: mio_monotonic_ns())
         socket.live.recording.remove(socket.capture)
     }
 
@@ -553,12 +669,7 @@ public final class MediaEngine: @unchecked Sendable {
             if let rtcpFD = socket.rtcpFD { readRTCP(socket, fd: rtcpFD, batch: batch) }
         }
         drain(live, upTo: max(position(now, in: live), live.recording.writtenUpTo))
-        for socket in own {
-            sockets[socket.fd] = nil
-            _ = mio_epoll_remove(epoll, socket.fd)
-            mio_close(socket.fd)
-            closeRTCP(socket)
-        }
+        for socket in own { retire(socket, now: now) }
         live.sockets.removeAll()
         recordings[live.recording.id] = nil
         reply?(live.recording.streams.map(Self.report), live.audioFrames)
@@ -576,5 +687,24 @@ extension Duration {
     var nanosecondsValue: Int64 {
         let (seconds, attoseconds) = components
         return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+}
+
+/// A FIFO of parked sockets: an array read from a moving head, compacted now and then.
+struct ParkQueue {
+    private var items: [MediaEngine.ParkedSocket] = []
+    private var head = 0
+
+    var first: MediaEngine.ParkedSocket? { head < items.count ? items[head] : nil }
+    var all: ArraySlice<MediaEngine.ParkedSocket> { items[head...] }
+
+    mutating func append(_ socket: MediaEngine.ParkedSocket) { items.append(socket) }
+
+    mutating func removeFirst() {
+        head += 1
+        if head >= 1024, head * 2 >= items.count {
+            items.removeFirst(head)
+            head = 0
+        }
     }
 }

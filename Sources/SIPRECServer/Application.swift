@@ -11,6 +11,7 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import Media
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -319,7 +320,8 @@ public struct Application: Sendable {
         }
     }
 
-    /// Every call holds descriptors (an RTP and an RTCP socket per stream, its spool file):
+    /// Every call holds descriptors (an RTP and an RTCP socket per stream, its spool file),
+    /// and so do the sockets parked for later calls:
     /// the soft limit goes to the hard one, and a limit short of what the configured call
     /// capacity needs (two streams a call) is said at start, not found at the busiest hour
     /// as "too many open files".
@@ -332,7 +334,7 @@ public struct Application: Sendable {
             _ = setrlimit(resource, &limit)
             _ = getrlimit(resource, &limit)
         }
-        let needed = maxCalls * 5 + 1024
+        let needed = maxCalls * 5 + 1024 + 2 * MediaEngine.Settings().parkedSocketLimit
         if limit.rlim_cur < rlim_t(needed) {
             logger.warning("open-file limit below what sip.max-concurrent-calls needs: raise it (systemd LimitNOFILE) or lower the calls", metadata: [
                 "limit": "\(limit.rlim_cur)", "needed": "\(needed)", "maxConcurrentCalls": "\(maxCalls)",

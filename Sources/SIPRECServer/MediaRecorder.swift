@@ -23,6 +23,8 @@ final class MediaRecorder {
     /// The address each port's socket is bound to (its RTCP neighbour is bound there too).
     private var hosts: [Int: String] = [:]
     private var attached: [Int: String] = [:]
+    /// The RTCP socket that came with a parked RTP socket a call took, until it is attached.
+    private var parkedRTCP: [Int: Int32] = [:]
     private var payloadsByPort: [Int: PayloadMap] = [:]
     private var keysByPort: [Int: SRTPKey] = [:]
 
@@ -41,6 +43,7 @@ final class MediaRecorder {
         engineSettings.playoutDelay = settings.playoutDelay
         engineSettings.streamTimeout = settings.streamTimeout
         engineSettings.recordingTimeout = settings.noMediaTimeout == .zero ? .seconds(365 * 86400) : settings.noMediaTimeout
+        engineSettings.parkedSocketRest = settings.parkedSocketRest
         engine = try MediaEngine(settings: engineSettings, sink: spool, events: events)
     }
 
@@ -60,48 +63,67 @@ final class MediaRecorder {
     /// use of the port tables.
     func closeUnattachedSockets() {
         for (port, fd) in sockets where attached[port] == nil { close(fd) }
+        for fd in parkedRTCP.values { close(fd) }
         sockets.removeAll()
         hosts.removeAll()
         attached.removeAll()
+        parkedRTCP.removeAll()
     }
 
-    var portsInUse: Int { pool.allocated }
-    var freePorts: Int { pool.available }
+    /// Ports held by calls.
+    var portsInUse: Int { sockets.count }
+    /// Ports a new call can have: never bound or given back, and parked sockets.
+    var freePorts: Int { pool.available + engine.parkedSocketCount }
 
     // MARK: - Ports
 
-    /// A port with its socket bound, or nil when none is free. A port something else holds is
-    /// skipped (it goes to the back of the pool).
+    /// A port with its socket bound, or nil when none is free: the socket an ended stream
+    /// parked, once it has rested; else a port of the pool, bound now (one something else
+    /// holds is skipped and goes to the back); else a parked socket still resting.
     func openPort(ipv6: Bool) -> Int? {
+        for port in engine.takeFreedPorts() { pool.release(port) }
+        let host = ipv6 ? "::" : settings.mediaBindAddress
+        if let parked = engine.takeParkedSocket(host: host) { return reuse(parked) }
         for _ in 0..<64 {
-            guard let port = pool.allocate() else { return nil }
-            switch engine.bind(host: ipv6 ? "::" : settings.mediaBindAddress, port: port) {
+            guard let port = pool.allocate() else { break }
+            switch engine.bind(host: host, port: port) {
             case .success(let fd):
                 sockets[port] = fd
-                hosts[port] = ipv6 ? "::" : settings.mediaBindAddress
+                hosts[port] = host
                 return port
             case .failure(let error):
                 pool.release(port)
                 logger.debug("media port could not be bound; trying another", metadata: ["port": "\(port)", "error": "\(error)"])
             }
         }
-        return nil
+        return engine.takeParkedSocket(host: host, evenIfResting: true).map(reuse)
+    }
+
+    /// A parked socket's port stays taken in the pool while it is parked: it is the call's now.
+    private func reuse(_ parked: MediaEngine.ParkedSocket) -> Int {
+        let port = parked.binding.port
+        sockets[port] = parked.fd
+        hosts[port] = parked.binding.host
+        parkedRTCP[port] = parked.rtcpFD
+        return port
     }
 
     /// Gives a port back. `recordingEnds`: the engine closes the socket when it ends the
     /// recording (after reading what is still queued on it).
     func releasePort(_ port: Int, recordingEnds: Bool) {
         hosts[port] = nil
-        if let fd = sockets.removeValue(forKey: port) {
-            if attached.removeValue(forKey: port) != nil {
-                // The engine owns the socket (and its RTCP one) now and closes them.
-                if !recordingEnds { engine.detach(fd: fd) }
-            } else {
-                close(fd)
-            }
-        }
         payloadsByPort[port] = nil
         keysByPort[port] = nil
+        if let fd = sockets.removeValue(forKey: port) {
+            if attached.removeValue(forKey: port) != nil {
+                // The engine owns the socket (and its RTCP one) now: it parks them when the
+                // stream ends, or closes them and hands the port back (`takeFreedPorts`).
+                if !recordingEnds { engine.detach(fd: fd) }
+                return
+            }
+            close(fd)
+            if let rtcpFD = parkedRTCP.removeValue(forKey: port) { close(rtcpFD) }
+        }
         pool.release(port)
     }
 
@@ -140,8 +162,10 @@ final class MediaRecorder {
                 } else {
                     channel = stream.map { Self.channel(for: $0, in: record, channels: layout.count) } ?? (leg == "farend" ? 1 : index) % layout.count
                 }
-                engine.attach(fd: fd, rtcp: hosts[port].map { .bind(host: $0, port: port + 1) }, recordingID: recordingID, streamKey: Self.streamKey(leg: leg, mline: index), channel: channel,
-                              payloads: payloads, srtp: key)
+                let host = hosts[port] ?? settings.mediaBindAddress
+                let rtcp: MediaEngine.RTCPSocket = parkedRTCP.removeValue(forKey: port).map { .bound($0) } ?? .bind(host: host, port: port + 1)
+                engine.attach(fd: fd, rtcp: rtcp, binding: MediaEngine.Binding(host: host, port: port), recordingID: recordingID,
+                              streamKey: Self.streamKey(leg: leg, mline: index), channel: channel, payloads: payloads, srtp: key)
                 attached[port] = recordingID
                 payloadsByPort[port] = payloads
                 keysByPort[port] = key

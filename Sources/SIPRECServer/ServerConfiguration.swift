@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Media
 import NIOCore
 import Recording
 import SIPCore
@@ -139,6 +140,9 @@ public struct ServerConfiguration: Sendable {
         public var noMediaTimeout: Duration = .seconds(300)
         /// The address media sockets bind to; IPv6 offers bind `::`.
         public var mediaBindAddress = "0.0.0.0"
+        /// How long an ended stream's parked socket rests before a new call gets it
+        /// (`decisions/0018`). Not a configuration key: tests shorten it.
+        public var parkedSocketRest = MediaEngine.Settings().parkedSocketRest
         public init() {}
 
         public func spool(in dataDirectory: String) -> String { spoolDirectory ?? dataDirectory + "/spool" }

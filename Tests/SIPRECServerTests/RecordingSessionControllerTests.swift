@@ -20,11 +20,12 @@ struct RecordingSessionControllerTests {
         let data = FileManager.default.temporaryDirectory.appendingPathComponent("siprecd-controller-\(UUID().uuidString)")
         let peer = SIPPeer(transport: .tcp, remoteAddress: try! SocketAddress(ipAddress: "192.0.2.25", port: 5060), connectionID: 1)
 
-        init(answerDelay: Duration = .zero) {
+        init(answerDelay: Duration = .zero, parkedSocketRest: Duration? = nil) {
             var configuration = ServerConfiguration()
             configuration.dataDirectory = data.path
             configuration.rtpPorts = 30000...30099
             configuration.answerDelay = answerDelay
+            if let parkedSocketRest { configuration.recording.parkedSocketRest = parkedSocketRest }
             core = SIPServerCore(eventLoop: loop, configuration: SIPEndpointConfiguration(), logger: Logger(label: "test"))
             controller = try! RecordingSessionController(configuration: configuration, logger: Logger(label: "test"), eventLoop: loop)
             core.application = controller
@@ -75,6 +76,38 @@ struct RecordingSessionControllerTests {
         #expect(harness.controller.snapshot == .init(activeCalls: 1, portsInUse: 1, activeRecordings: 1))
         try harness.bye(Self.farCallID)
         #expect(harness.controller.snapshot == .init(activeCalls: 0, portsInUse: 0, activeRecordings: 0))
+    }
+
+    @Test("a leg's ended stream leaves its socket parked: the next call gets that port, not the pool's next")
+    func parkedSocketReused() async throws {
+        let harness = Harness(parkedSocketRest: .zero)
+        harness.controller.startMedia()
+        defer { harness.stop() }
+        func port(_ callID: String) -> Int? {
+            harness.controller.established.first { $0.key.callID == callID }?.value.ports.compactMap { $0 }.first
+        }
+        try harness.receiveFixture("invite-nearend.sip")
+        try harness.receiveFixture("invite-farend.sip")
+        let near = try #require(port(Self.nearCallID))
+        #expect(port(Self.farCallID) == near + 2)
+        // The near end's leg ends while the recording goes on: its stream is detached.
+        try harness.bye(Self.nearCallID)
+        #expect(harness.controller.snapshot.portsInUse == 1)
+        // The media thread parks the detached socket at its next turn (at most its 20 ms tick).
+        let deadline = ContinuousClock.now + .seconds(10)
+        while harness.controller.media.engine.parkedSocketCount == 0, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(harness.controller.media.engine.parkedSocketCount == 1)
+        #expect(harness.controller.media.freePorts == 49)
+        // CUCM sets the near end up again (new Call-ID, same x-refci).
+        var again = String(buffer: try Fixtures.bytes("siprec/cucm-bib", "invite-nearend.sip"))
+        again = again.replacingOccurrences(of: Self.nearCallID, with: "renewed-\(Self.nearCallID)")
+            .replacingOccurrences(of: "z9hG4bK6b21f0a3e9", with: "z9hG4bK6b21f0a3ff")
+        try harness.receive(again)
+        #expect(port("renewed-\(Self.nearCallID)") == near)
+        #expect(harness.controller.media.engine.parkedSocketCount == 0)
+        #expect(harness.controller.snapshot.portsInUse == 2)
     }
 
     @Test("a second dialog for a side that is still open joins the same recording")

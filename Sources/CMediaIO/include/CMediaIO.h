@@ -29,6 +29,8 @@ int mio_udp_bind(const char *host, int port, int receive_buffer_bytes);
 
 /// The port a socket is bound to, or -errno.
 int mio_local_port(int fd);
+/// Reads and drops what waits on a non-blocking socket (at most 4,096 datagrams); returns how many.
+int mio_udp_discard(int fd);
 
 int mio_epoll_create(void);
 int mio_epoll_add(int epoll_fd, int fd, uint64_t token);
