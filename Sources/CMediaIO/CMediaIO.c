@@ -12,9 +12,16 @@
 #include <time.h>
 #include <unistd.h>
 
+// Room for one SCM_TIMESTAMPNS control message per datagram, aligned as cmsghdr needs.
+typedef union mio_control {
+    char bytes[CMSG_SPACE(sizeof(struct timespec))];
+    struct cmsghdr align;
+} mio_control;
+
 typedef struct mio_internal {
     struct mmsghdr headers[MIO_BATCH];
     struct iovec vectors[MIO_BATCH];
+    mio_control controls[MIO_BATCH];
 } mio_internal;
 
 mio_batch *mio_batch_create(void) {
@@ -37,13 +44,38 @@ void mio_batch_destroy(mio_batch *batch) {
     free(batch);
 }
 
+static uint64_t mio_clock_ns(clockid_t clock) {
+    struct timespec now;
+    clock_gettime(clock, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
 int mio_recv_batch(int fd, mio_batch *batch) {
     mio_internal *internal = batch->internal;
+    for (int i = 0; i < MIO_BATCH; i++) {
+        // The kernel shortens msg_controllen to what it wrote: give the whole room back.
+        internal->headers[i].msg_hdr.msg_control = internal->controls[i].bytes;
+        internal->headers[i].msg_hdr.msg_controllen = sizeof(internal->controls[i].bytes);
+    }
     int count = recvmmsg(fd, internal->headers, MIO_BATCH, MSG_DONTWAIT, NULL);
     if (count < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
+    // The kernel's receive stamps are wall-clock time: moved onto the monotonic clock with
+    // the two clocks' difference now, and never later than now.
+    uint64_t monotonic = mio_clock_ns(CLOCK_MONOTONIC);
+    int64_t offset = (int64_t)(mio_clock_ns(CLOCK_REALTIME) - monotonic);
     for (int i = 0; i < count; i++) {
-        int truncated = (internal->headers[i].msg_hdr.msg_flags & MSG_TRUNC) != 0;
+        struct msghdr *header = &internal->headers[i].msg_hdr;
+        int truncated = (header->msg_flags & MSG_TRUNC) != 0;
         batch->lengths[i] = truncated ? -1 : (int)internal->headers[i].msg_len;
+        batch->arrivals[i] = 0;
+        for (struct cmsghdr *control = CMSG_FIRSTHDR(header); control != NULL; control = CMSG_NXTHDR(header, control)) {
+            if (control->cmsg_level != SOL_SOCKET || control->cmsg_type != SCM_TIMESTAMPNS) continue;
+            struct timespec stamp;
+            memcpy(&stamp, CMSG_DATA(control), sizeof(stamp));
+            int64_t wall = (int64_t)stamp.tv_sec * 1000000000ll + (int64_t)stamp.tv_nsec;
+            int64_t arrival = wall - offset;
+            batch->arrivals[i] = (arrival > 0 && (uint64_t)arrival < monotonic) ? (uint64_t)arrival : monotonic;
+        }
     }
     return count;
 }
@@ -77,6 +109,9 @@ int mio_udp_bind(const char *host, int port, int receive_buffer_bytes) {
     if (receive_buffer_bytes > 0) {
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer_bytes, sizeof(receive_buffer_bytes));
     }
+    // Each datagram's receive time, so a packet read late is still placed when it came.
+    int on = 1;
+    setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof(on));
     if (bind(fd, (struct sockaddr *)&storage, length) != 0) {
         int error = errno;
         close(fd);
@@ -148,11 +183,7 @@ void mio_eventfd_drain(int fd) {
     (void)got;
 }
 
-uint64_t mio_monotonic_ns(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-}
+uint64_t mio_monotonic_ns(void) { return mio_clock_ns(CLOCK_MONOTONIC); }
 
 void mio_close(int fd) { close(fd); }
 

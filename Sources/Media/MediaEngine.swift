@@ -410,10 +410,11 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     /// Up to `batches` recvmmsg calls on `fd`; each datagram is handed to `handle` as a mutable
-    /// pointer and its length. One too long for the buffer is skipped and counted as malformed
-    /// on the stream, where the record shows it.
+    /// pointer, its length and when the kernel received it (monotonic ns, 0 if unknown). One
+    /// too long for the buffer is skipped and counted as malformed on the stream, where the
+    /// record shows it.
     private func readDatagrams(_ fd: Int32, capture: StreamCapture, batch: UnsafeMutablePointer<mio_batch>, batches: Int,
-                               _ handle: (UnsafeMutableRawPointer, Int) -> Void) {
+                               _ handle: (UnsafeMutableRawPointer, Int, UInt64) -> Void) {
         var received = Int32(MIO_BATCH)
         var round = 0
         while received == Int32(MIO_BATCH), round < batches {
@@ -422,14 +423,17 @@ public final class MediaEngine: @unchecked Sendable {
             guard received > 0 else { break }
             withUnsafeMutableBytes(of: &batch.pointee.data) { all in
                 withUnsafeBytes(of: &batch.pointee.lengths) { lengthBytes in
-                    let lengths = lengthBytes.bindMemory(to: Int32.self)
-                    for message in 0..<Int(received) {
-                        let length = Int(lengths[message])
-                        guard length > 0 else {
-                            capture.noteMalformed()
-                            continue
+                    withUnsafeBytes(of: &batch.pointee.arrivals) { arrivalBytes in
+                        let lengths = lengthBytes.bindMemory(to: Int32.self)
+                        let arrivals = arrivalBytes.bindMemory(to: UInt64.self)
+                        for message in 0..<Int(received) {
+                            let length = Int(lengths[message])
+                            guard length > 0 else {
+                                capture.noteMalformed()
+                                continue
+                            }
+                            handle(all.baseAddress! + message * Int(MIO_PACKET_BYTES), length, arrivals[message])
                         }
-                        handle(all.baseAddress! + message * Int(MIO_PACKET_BYTES), length)
                     }
                 }
             }
@@ -437,12 +441,15 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     private func read(_ socket: Socket, batch: UnsafeMutablePointer<mio_batch>, now: UInt64) {
-        let arrival = position(now, in: socket.live)
         let packetsBefore = socket.capture.statistics.packets
         // At most 4 batches per wake-up: a flooded socket must not keep the thread from the
         // others (epoll is level-triggered, the rest is read on the next turn).
-        readDatagrams(socket.fd, capture: socket.capture, batch: batch, batches: 4) { packet, received in
+        readDatagrams(socket.fd, capture: socket.capture, batch: batch, batches: 4) { packet, received, receivedAt in
             var length = received
+            // Placed when the kernel received it, not when this thread got to it: a packet
+            // queued before its socket was attached, or while the thread was held up, keeps
+            // its place on the timeline.
+            let arrival = position(receivedAt == 0 ? now : receivedAt, in: socket.live)
             // RFC 5761: RTCP multiplexed on the RTP port (SRTCP when the stream is SRTP).
             let isRTCP = length >= 2 && (200...204).contains(packet.load(fromByteOffset: 1, as: UInt8.self))
             if socket.srtpKey != nil {
@@ -472,7 +479,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     /// RTCP from the stream's RTCP port: SRTCP is decrypted with the stream's key.
     private func readRTCP(_ socket: Socket, fd: Int32, batch: UnsafeMutablePointer<mio_batch>) {
-        readDatagrams(fd, capture: socket.capture, batch: batch, batches: 1) { packet, received in
+        readDatagrams(fd, capture: socket.capture, batch: batch, batches: 1) { packet, received, _ in
             var length = received
             if socket.srtpKey != nil {
                 guard let plain = socket.srtp?.unprotectRTCP(packet, length: length) else {

@@ -512,6 +512,6 @@ struct MediaIntegrationTests {
         #expect(channels[0].contains(Self.decoded(0x10)))
         #expect((file["audioSeconds"] as? Double ?? 0) > 0.1)
         #expect((try? FileManager.default.contentsOfDirectory(atPath: spool))?.filter { !$0.hasPrefix(".") }.isEmpty == true)
-        #expect(restarted.log.contains("recording recovered from the spool"))
+        try await DrainIntegrationTests.waitUntil(timeout: 10, "the log line of the recovery") { restarted.log.contains("recording recovered from the spool") }
     }
 }

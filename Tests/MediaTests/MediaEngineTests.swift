@@ -116,6 +116,28 @@ struct MediaEngineTests {
         #expect(afterStop.isEmpty)
     }
 
+    @Test("a packet that waited on its socket is placed when the kernel received it, not when the thread read it")
+    func placedAtKernelArrival() async throws {
+        let engine = try MediaEngine(sink: CollectingSink())
+        let fd = try engine.bind(host: "127.0.0.1", port: 0).get()
+        let start = MediaEngine.monotonicNanos()
+        engine.begin(recordingID: "late", channels: 1, startNanos: start)
+        MediaEngineTests.send([RTP.packet(seq: 1, ts: 0, payload: RTP.ulaw(0))], to: try #require(MediaEngine.localPort(of: fd)))
+        let sent = MediaEngine.monotonicNanos()
+        // The condition under test: the media thread gets to the socket 100 ms after the
+        // packet came (here it is not even running yet).
+        try await Task.sleep(for: .milliseconds(100))
+        engine.attach(fd: fd, recordingID: "late", streamKey: "1", channel: 0, payloads: RTP.pcmu)
+        engine.start()
+        defer { engine.stop() }
+        let reports = await withCheckedContinuation { continuation in
+            engine.end(recordingID: "late") { reports, _ in continuation.resume(returning: reports) }
+        }
+        let first = try #require(reports.first?.statistics.firstArrival)
+        // In 8 kHz samples since the start: at most 1 ms after the send returned.
+        #expect(first <= Int64((sent - start) / 125_000) + 8)
+    }
+
     @Test("a port in use is refused with its errno")
     func bindFailure() throws {
         let engine = try MediaEngine(sink: CollectingSink())

@@ -13,6 +13,9 @@
 typedef struct mio_batch {
     unsigned char data[MIO_BATCH][MIO_PACKET_BYTES];
     int lengths[MIO_BATCH];
+    /// When each datagram was received (monotonic ns, from the kernel's stamp where the socket
+    /// has SO_TIMESTAMPNS; 0 where it gave none).
+    uint64_t arrivals[MIO_BATCH];
     void *internal; // the mmsghdr/iovec arrays, owned by mio_batch_create
 } mio_batch;
 
