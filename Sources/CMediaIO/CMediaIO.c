@@ -33,6 +33,8 @@ mio_batch *mio_batch_create(void) {
         internal->vectors[i].iov_len = MIO_PACKET_BYTES;
         internal->headers[i].msg_hdr.msg_iov = &internal->vectors[i];
         internal->headers[i].msg_hdr.msg_iovlen = 1;
+        internal->headers[i].msg_hdr.msg_control = internal->controls[i].bytes;
+        internal->headers[i].msg_hdr.msg_controllen = sizeof(internal->controls[i].bytes);
     }
     batch->internal = internal;
     return batch;
@@ -52,11 +54,6 @@ static uint64_t mio_clock_ns(clockid_t clock) {
 
 int mio_recv_batch(int fd, mio_batch *batch) {
     mio_internal *internal = batch->internal;
-    for (int i = 0; i < MIO_BATCH; i++) {
-        // The kernel shortens msg_controllen to what it wrote: give the whole room back.
-        internal->headers[i].msg_hdr.msg_control = internal->controls[i].bytes;
-        internal->headers[i].msg_hdr.msg_controllen = sizeof(internal->controls[i].bytes);
-    }
     int count = recvmmsg(fd, internal->headers, MIO_BATCH, MSG_DONTWAIT, NULL);
     if (count < 0) return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -errno;
     // The kernel's receive stamps are wall-clock time: moved onto the monotonic clock with
@@ -76,6 +73,8 @@ int mio_recv_batch(int fd, mio_batch *batch) {
             int64_t arrival = wall - offset;
             batch->arrivals[i] = (arrival > 0 && (uint64_t)arrival < monotonic) ? (uint64_t)arrival : monotonic;
         }
+        // The kernel shortened msg_controllen to what it wrote: the next call gets the whole room.
+        header->msg_controllen = sizeof(internal->controls[i].bytes);
     }
     return count;
 }

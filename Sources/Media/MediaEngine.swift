@@ -537,7 +537,7 @@ public final class MediaEngine: @unchecked Sendable {
                 socket.capture.payloads = payloads
                 rekey(socket, srtp)
             case let .detach(fd):
-                close(fd: fd)
+                close(fd: fd, now: now)
             case let .pause(id, paused):
                 guard let live = recordings[id] else { break }
                 let now = position(mio_monotonic_ns(), in: live)
@@ -609,10 +609,10 @@ public final class MediaEngine: @unchecked Sendable {
         park(fd: socket.fd, rtcpFD: rtcpFD, binding: socket.binding, now: now)
     }
 
-    private func close(fd: Int32) {
+    private func close(fd: Int32, now: UInt64) {
         guard let socket = sockets[fd] else { return }
         socket.live.sockets.removeAll { $0 == fd }
-        retire(socket, now: mio_monotonic_ns())
+        retire(socket, now: now)
         socket.live.recording.remove(socket.capture)
     }
 
